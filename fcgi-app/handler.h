@@ -1,0 +1,45 @@
+/*
+ * One API request to one response, with no FastCGI in sight: the glue in
+ * fcgi.c fills a request from the web server's parameters and writes the
+ * response back. Tests and fuzzers drive handle() directly with a store.
+ */
+#ifndef CANDIDATES_HANDLER_H
+#define CANDIDATES_HANDLER_H
+
+#include <stddef.h>
+
+#include "buf.h"
+#include "store.h"
+
+#define BODY_MAX	(16 * 1024)		/* bigger bodies: 413 */
+#define RESPONSE_MAX	(256u * 1024 * 1024)	/* ceiling of one listing */
+
+struct request {
+	const char	*method;	/* REQUEST_METHOD */
+	const char	*target;	/* REQUEST_URI, raw */
+	size_t		 target_len;
+	/* Body bytes the web server sent; over BODY_MAX means too large. */
+	size_t		 body_len;
+};
+
+struct response {
+	int		 status;
+	const char	*content_type;	/* NULL: no body */
+	const char	*allow;		/* 405: the Allow header */
+	int		 retry_after;	/* 503: seconds, else 0 */
+	struct buf	 body;		/* init by the caller, reused */
+	/* One line for the log when the request failed, else empty. */
+	char		 error[512];
+};
+
+struct handler_ctx {
+	const struct store_ops	*ops;
+	struct store		*store;
+	const char		*instance_id;
+};
+
+/* Fills resp (its body buffer reset first) for req. */
+void	handle(const struct handler_ctx *, const struct request *,
+	    struct response *);
+
+#endif

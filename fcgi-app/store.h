@@ -1,0 +1,63 @@
+/*
+ * The document store behind the API, as a table of functions. Each
+ * backend (SQLite, DynamoDB, Cosmos DB, Firestore) lives in its own
+ * store_*.c and fills one of these tables. Every worker thread opens its
+ * own handle, so a backend never shares a connection between threads;
+ * what is shared (credentials, tokens) the backend guards itself.
+ */
+#ifndef CANDIDATES_STORE_H
+#define CANDIDATES_STORE_H
+
+#include <stddef.h>
+
+enum store_status {
+	STORE_OK,		/* done; for get, the name exists */
+	STORE_NOT_FOUND,	/* get: the name is not stored */
+	STORE_UNAVAILABLE,	/* unreachable, timed out, throttled or
+				 * garbled past the retry budget: 503 */
+	STORE_REFUSED,		/* the store answered and said no: 500 */
+};
+
+struct store;
+
+/*
+ * Called once per name by list, in the store's order. The name is not
+ * NUL-terminated and is only valid during the call. Returning non-zero
+ * stops the listing, which then returns STORE_UNAVAILABLE.
+ */
+typedef int (*store_name_fn)(void *ctx, const char *name, size_t len);
+
+struct store_ops {
+	const char *name;	/* the CANDIDATES_STORE value */
+	/*
+	 * Once at start-up, before any thread: read and check this store's
+	 * environment, set up what the workers share. On failure fills err
+	 * with one line naming the variable and returns -1.
+	 */
+	int	(*setup)(char *err, size_t errlen);
+	/* Once at exit, after every handle is closed. */
+	void	(*teardown)(void);
+	/* Per worker. On failure *out stays NULL and err says why. */
+	int	(*open)(struct store **out, char *err, size_t errlen);
+	void	(*close)(struct store *);
+	/* Names are 1..255 bytes, already validated, not NUL-terminated. */
+	enum store_status (*get)(struct store *, const char *name, size_t len,
+	    char *err, size_t errlen);
+	enum store_status (*put)(struct store *, const char *name, size_t len,
+	    char *err, size_t errlen);
+	/* Every name, following the store's pagination to the end. */
+	enum store_status (*list)(struct store *, store_name_fn fn, void *ctx,
+	    char *err, size_t errlen);
+	/*
+	 * Optional: the instance id from this cloud's metadata service, read
+	 * once at start-up; NULL means the host name is used.
+	 */
+	int	(*instance_id)(char *out, size_t outlen);
+};
+
+/* The backend named by value, or NULL. */
+const struct store_ops *store_find(const char *value);
+
+extern const struct store_ops store_sqlite;
+
+#endif

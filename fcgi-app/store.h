@@ -57,6 +57,8 @@ struct store_ops {
 
 /* The backend named by value, or NULL. */
 const struct store_ops *store_find(const char *value);
+/* "sqlite, dynamodb, ...": the values store_find knows, for messages. */
+void	store_names(char *out, size_t outlen);
 
 extern const struct store_ops store_sqlite;
 

@@ -36,10 +36,15 @@ app=$(cd "$(dirname "$app")" && pwd)/$(basename "$app")
 sock=$dir/fcgi.sock
 export CANDIDATES_SQLITE_PATH=${CANDIDATES_SQLITE_PATH:-$dir/candidates.db}
 
+# The web server runs as whoever runs this. lighttpd refuses to "switch"
+# to root, and an empty server.username means "do not switch".
+web_user=$(id -un)
+[ "$web" = lighttpd ] && [ "$(id -u)" -eq 0 ] && web_user=""
+
 render() {
 	sed -e "s|@ADDR@|$addr|g" -e "s|@PORT@|$port|g" \
 	    -e "s|@SOCKET@|$sock|g" -e "s|@RUNDIR@|$dir|g" \
-	    -e "s|@STATEDIR@|$dir|g" -e "s|@USER@|$(id -un)|g" "$1" >"$2"
+	    -e "s|@STATEDIR@|$dir|g" -e "s|@USER@|$web_user|g" "$1" >"$2"
 }
 
 app_pid="" web_pid=""

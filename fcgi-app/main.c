@@ -1,0 +1,76 @@
+/*
+ * candidates: a FastCGI responder for the candidates API. spawn-fcgi (or
+ * systemd through it) hands it a listening socket as fd 0; the web server
+ * in front connects to that socket.
+ */
+#include <pthread.h>
+#include <signal.h>
+#include <stdio.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "config.h"
+#include "log.h"
+#include "server.h"
+
+#define ID_MAX 256
+
+/* The cloud's instance id when the store knows its cloud, else the host. */
+static void
+instance_id(const struct store_ops *ops, char *id, size_t idlen)
+{
+	if (ops->instance_id != NULL && ops->instance_id(id, idlen) == 0)
+		return;
+	if (gethostname(id, idlen) != 0)
+		snprintf(id, idlen, "unknown");
+	id[idlen - 1] = '\0';
+}
+
+int
+main(void)
+{
+	struct config	 cfg;
+	struct server	*server;
+	sigset_t	 stop;
+	char		 err[512], id[ID_MAX];
+	int		 sig;
+
+	/*
+	 * Workers inherit this mask, so SIGTERM and SIGINT only ever reach
+	 * sigwait below and never interrupt a request in flight. A client
+	 * that hangs up must not kill the process with SIGPIPE.
+	 */
+	sigemptyset(&stop);
+	sigaddset(&stop, SIGTERM);
+	sigaddset(&stop, SIGINT);
+	if (pthread_sigmask(SIG_BLOCK, &stop, NULL) != 0 ||
+	    signal(SIGPIPE, SIG_IGN) == SIG_ERR) {
+		log_line("candidates: cannot set up signals");
+		return 1;
+	}
+
+	if (config_read(&cfg, err, sizeof(err)) == -1 ||
+	    cfg.store->setup(err, sizeof(err)) == -1) {
+		log_line("candidates: %s", err);
+		return 1;
+	}
+	instance_id(cfg.store, id, sizeof(id));
+	if (server_start(&server, cfg.store, cfg.threads, id, err,
+	    sizeof(err)) == -1) {
+		log_line("candidates: %s", err);
+		cfg.store->teardown();
+		return 1;
+	}
+	log_line("candidates: serving on store %s with %ld threads",
+	    cfg.store->name, cfg.threads);
+
+	if (sigwait(&stop, &sig) != 0)
+		sig = SIGTERM;
+	log_line("candidates: %s, finishing requests in flight",
+	    sig == SIGINT ? "SIGINT" : "SIGTERM");
+	server_drain(server);
+	server_wait(server);
+	cfg.store->teardown();
+	log_line("candidates: stopped");
+	return 0;
+}

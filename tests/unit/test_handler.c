@@ -1,0 +1,346 @@
+/*
+ * The whole request handler over an in-memory store whose failures the
+ * table chooses: every route, status, header and body, and what the store
+ * holds afterwards.
+ */
+#include "unit.h"
+
+#include <stdlib.h>
+
+#include "handler.h"
+#include "log.h"
+
+#define MEM_MAX 8
+
+static struct {
+	char			 names[MEM_MAX][256];
+	size_t			 lens[MEM_MAX];
+	int			 count;
+	enum store_status	 fail;		/* STORE_OK: behave */
+	int			 fail_after;	/* list: fail after this many */
+} mem;
+
+static int
+mem_setup(char *err, size_t errlen)
+{
+	(void)err, (void)errlen;
+	return 0;
+}
+
+static void
+mem_teardown(void)
+{
+}
+
+static int
+mem_open(struct store **out, char *err, size_t errlen)
+{
+	(void)err, (void)errlen;
+	*out = NULL;
+	return 0;
+}
+
+static void
+mem_close(struct store *s)
+{
+	(void)s;
+}
+
+static int
+mem_find(const char *name, size_t len)
+{
+	int	 i;
+
+	for (i = 0; i < mem.count; i++)
+		if (mem.lens[i] == len && memcmp(mem.names[i], name, len) == 0)
+			return i;
+	return -1;
+}
+
+static enum store_status
+mem_get(struct store *s, const char *name, size_t len, char *err,
+    size_t errlen)
+{
+	(void)s;
+	if (mem.fail != STORE_OK) {
+		snprintf(err, errlen, "injected");
+		return mem.fail;
+	}
+	return mem_find(name, len) >= 0 ? STORE_OK : STORE_NOT_FOUND;
+}
+
+static enum store_status
+mem_put(struct store *s, const char *name, size_t len, char *err,
+    size_t errlen)
+{
+	(void)s;
+	if (mem.fail != STORE_OK) {
+		snprintf(err, errlen, "injected");
+		return mem.fail;
+	}
+	assert_true(len <= 255);
+	if (mem_find(name, len) < 0) {
+		assert_true(mem.count < MEM_MAX);
+		memcpy(mem.names[mem.count], name, len);
+		mem.lens[mem.count++] = len;
+	}
+	return STORE_OK;
+}
+
+static enum store_status
+mem_list(struct store *s, store_name_fn fn, void *ctx, char *err,
+    size_t errlen)
+{
+	int	 i;
+
+	(void)s;
+	for (i = 0; i < mem.count; i++) {
+		if (mem.fail != STORE_OK && i >= mem.fail_after) {
+			snprintf(err, errlen, "injected on page %d", i);
+			return mem.fail;
+		}
+		if (fn(ctx, mem.names[i], mem.lens[i]) != 0)
+			return STORE_UNAVAILABLE;
+	}
+	if (mem.fail != STORE_OK) {
+		snprintf(err, errlen, "injected at the end");
+		return mem.fail;
+	}
+	return STORE_OK;
+}
+
+static const struct store_ops mem_ops = {
+	.name = "memory",
+	.setup = mem_setup,
+	.teardown = mem_teardown,
+	.open = mem_open,
+	.close = mem_close,
+	.get = mem_get,
+	.put = mem_put,
+	.list = mem_list,
+};
+
+#define JSON "application/json"
+#define TEXT "text/plain; charset=utf-8"
+#define X STORE_OK	/* no failure injected */
+
+static const struct row {
+	int		 line;
+	const char	*method;
+	const char	*target;
+	size_t		 body_len;
+	const char	*stored;	/* "a,b": names stored before */
+	enum store_status fail;
+	int		 fail_after;
+	int		 status;
+	const char	*type;
+	const char	*body;
+	const char	*allow;
+	int		 retry_after;
+	int		 count_after;	/* names stored afterwards */
+	int		 logs;		/* an error line is due */
+} rows[] = {
+	{ __LINE__, "GET", "/gtg", 0, "", X, 0, 200, NULL, "", NULL, 0, 0, 0 },
+	{ __LINE__, "HEAD", "/gtg", 0, "", X, 0, 200, NULL, "", NULL, 0, 0, 0 },
+	/* The health path answers even when the store is down. */
+	{ __LINE__, "GET", "/gtg", 0, "", STORE_UNAVAILABLE, 0, 200, NULL, "",
+	  NULL, 0, 0, 0 },
+	{ __LINE__, "GET", "/gtg?details=true", 0, "", STORE_UNAVAILABLE, 0,
+	  200, JSON, "{\"connected\":\"true\",\"instance-id\":\"i-0abc\"}\n",
+	  NULL, 0, 0, 0 },
+	{ __LINE__, "POST", "/gtg", 0, "", X, 0, 405, TEXT,
+	  "Method Not Allowed", "GET, HEAD", 0, 0, 0 },
+	{ __LINE__, "GET", "/", 0, "", X, 0, 400, JSON,
+	  "{\"status\":\"invalid request\"}\n", NULL, 0, 0, 0 },
+	{ __LINE__, "DELETE", "/", 0, "", X, 0, 405, TEXT,
+	  "Method Not Allowed", "GET, HEAD", 0, 0, 0 },
+	{ __LINE__, "GET", "/nope", 0, "", X, 0, 404, TEXT, "Not Found", NULL,
+	  0, 0, 0 },
+	{ __LINE__, "DELETE", "/nope", 0, "", X, 0, 404, TEXT, "Not Found",
+	  NULL, 0, 0, 0 },
+	{ __LINE__, "GET", "/candidate/bob", 0, "", X, 0, 404, TEXT,
+	  "Not Found", NULL, 0, 0, 0 },
+	{ __LINE__, "GET", "/candidate/bob", 0, "bob", X, 0, 200, JSON,
+	  "[{\"CandidateName\":\"bob\"}]\n", NULL, 0, 1, 0 },
+	{ __LINE__, "POST", "/candidate/bob", 0, "", X, 0, 200, JSON,
+	  "{\"CandidateName\":\"bob\"}\n", NULL, 0, 1, 0 },
+	{ __LINE__, "POST", "/candidate/bob", 0, "bob", X, 0, 200, JSON,
+	  "{\"CandidateName\":\"bob\"}\n", NULL, 0, 1, 0 },
+	{ __LINE__, "POST", "/candidate/bob", BODY_MAX, "", X, 0, 200, JSON,
+	  "{\"CandidateName\":\"bob\"}\n", NULL, 0, 1, 0 },
+	{ __LINE__, "POST", "/candidate/bob", BODY_MAX + 1, "", X, 0, 413, JSON,
+	  "{\"error\":\"request body is larger than 16 KiB\"}\n", NULL, 0, 0,
+	  0 },
+	{ __LINE__, "PUT", "/candidate/bob", 0, "", X, 0, 405, TEXT,
+	  "Method Not Allowed", "GET, HEAD, POST", 0, 0, 0 },
+	/* JSON escaping is json-c's; '/' is never escaped as "\/". */
+	{ __LINE__, "POST", "/candidate/a%22b%20c", 0, "", X, 0, 200, JSON,
+	  "{\"CandidateName\":\"a\\\"b c\"}\n", NULL, 0, 1, 0 },
+	{ __LINE__, "POST", "/candidate/%E2%9C%93", 0, "", X, 0, 200, JSON,
+	  "{\"CandidateName\":\"\xe2\x9c\x93\"}\n", NULL, 0, 1, 0 },
+	{ __LINE__, "POST", "/candidate/%252F", 0, "", X, 0, 200, JSON,
+	  "{\"CandidateName\":\"%2F\"}\n", NULL, 0, 1, 0 },
+	{ __LINE__, "POST", "/candidate/a%2Fb", 0, "", X, 0, 400, JSON,
+	  "{\"error\":\"name contains one of / \\\\ ? #\"}\n", NULL, 0, 0, 0 },
+	{ __LINE__, "POST", "/candidate/", 0, "", X, 0, 400, JSON,
+	  "{\"error\":\"name is empty\"}\n", NULL, 0, 0, 0 },
+	{ __LINE__, "POST", "/candidate/%C0%AF", 0, "", X, 0, 400, JSON,
+	  "{\"error\":\"name is not valid UTF-8\"}\n", NULL, 0, 0, 0 },
+	{ __LINE__, "GET", "/candidate/%zz", 0, "", X, 0, 400, JSON,
+	  "{\"error\":\"name has a malformed percent-escape\"}\n", NULL, 0, 0,
+	  0 },
+	/* A down store is a 503 to retry, never a 404 hiding it. */
+	{ __LINE__, "GET", "/candidate/bob", 0, "", STORE_UNAVAILABLE, 0, 503,
+	  JSON, "{\"error\":\"store unavailable\"}\n", NULL, 1, 0, 1 },
+	{ __LINE__, "POST", "/candidate/bob", 0, "", STORE_UNAVAILABLE, 0, 503,
+	  JSON, "{\"error\":\"store unavailable\"}\n", NULL, 1, 0, 1 },
+	{ __LINE__, "POST", "/candidate/bob", 0, "", STORE_REFUSED, 0, 500,
+	  TEXT, "Unable to update", NULL, 0, 0, 1 },
+	{ __LINE__, "POST", "/candidate/bob", 0, "", STORE_NOT_FOUND, 0, 500,
+	  TEXT, "Unable to update", NULL, 0, 0, 1 },
+	{ __LINE__, "GET", "/candidates", 0, "", X, 0, 404, TEXT, "Not Found",
+	  NULL, 0, 0, 0 },
+	{ __LINE__, "GET", "/candidates", 0, "a,b", X, 0, 200, JSON,
+	  "[{\"CandidateName\":\"a\"},{\"CandidateName\":\"b\"}]\n", NULL, 0,
+	  2, 0 },
+	/* A failure on a later page is a 503, not a truncated list. */
+	{ __LINE__, "GET", "/candidates", 0, "a,b,c", STORE_UNAVAILABLE, 2,
+	  503, JSON, "{\"error\":\"store unavailable\"}\n", NULL, 1, 3, 1 },
+	{ __LINE__, "GET", "/candidates", 0, "", STORE_UNAVAILABLE, 0, 503,
+	  JSON, "{\"error\":\"store unavailable\"}\n", NULL, 1, 0, 1 },
+	{ __LINE__, "POST", "/candidates", 0, "", X, 0, 405, TEXT,
+	  "Method Not Allowed", "GET, HEAD", 0, 0, 0 },
+};
+
+static void
+load(const char *stored)
+{
+	const char	*p = stored, *comma;
+
+	memset(&mem, 0, sizeof(mem));
+	while (*p != '\0') {
+		comma = strchr(p, ',');
+		mem.lens[mem.count] = comma ? (size_t)(comma - p) : strlen(p);
+		memcpy(mem.names[mem.count], p, mem.lens[mem.count]);
+		mem.count++;
+		p += mem.lens[mem.count - 1] + (comma ? 1 : 0);
+	}
+}
+
+static void
+test_rows(void **state)
+{
+	struct handler_ctx	 ctx = { &mem_ops, NULL, "i-0abc" };
+	struct response		 resp;
+	struct request		 req;
+	size_t			 i;
+
+	(void)state;
+	buf_init(&resp.body, RESPONSE_MAX);
+	for (i = 0; i < sizeof(rows) / sizeof(rows[0]); i++) {
+		const struct row *r = &rows[i];
+
+		load(r->stored);
+		mem.fail = r->fail;
+		mem.fail_after = r->fail_after;
+		req.method = r->method;
+		req.target = r->target;
+		req.target_len = strlen(r->target);
+		req.body_len = r->body_len;
+		handle(&ctx, &req, &resp);
+
+		if (resp.status != r->status)
+			ROW_FAIL(r->line, "status %d", resp.status);
+		if ((resp.content_type == NULL) != (r->type == NULL) ||
+		    (r->type != NULL &&
+		    strcmp(resp.content_type, r->type) != 0))
+			ROW_FAIL(r->line, "content type %s",
+			    resp.content_type ? resp.content_type : "(none)");
+		if (resp.body.len != strlen(r->body) || (resp.body.len > 0 &&
+		    memcmp(resp.body.data, r->body, resp.body.len) != 0))
+			ROW_FAIL(r->line, "body %s", resp.body.data);
+		if ((resp.allow == NULL) != (r->allow == NULL) ||
+		    (r->allow != NULL && strcmp(resp.allow, r->allow) != 0))
+			ROW_FAIL(r->line, "allow %s", resp.allow);
+		if (resp.retry_after != r->retry_after)
+			ROW_FAIL(r->line, "retry-after %d", resp.retry_after);
+		if (mem.count != r->count_after)
+			ROW_FAIL(r->line, "stored %d names", mem.count);
+		if ((resp.error[0] != '\0') != r->logs)
+			ROW_FAIL(r->line, "error line '%s'", resp.error);
+	}
+	buf_free(&resp.body);
+}
+
+static void
+test_buf_ceiling(void **state)
+{
+	struct buf	 b;
+	char		*p;
+	size_t		 len;
+
+	(void)state;
+	buf_init(&b, 8);
+	assert_int_equal(buf_add(&b, "12345678", 8), 0);
+	assert_int_equal(buf_add(&b, "9", 1), -1);
+	/* Overflow frees: the buffer is empty and usable again. */
+	assert_null(b.data);
+	assert_int_equal(b.len, 0);
+	assert_int_equal(buf_printf(&b, "%d-%s", 42, "x"), 0);
+	assert_string_equal(b.data, "42-x");
+	assert_int_equal(buf_printf(&b, "%s", "too long!"), -1);
+	buf_init(&b, 1024);
+	assert_int_equal(buf_printf(&b, "%0300d", 7), 0);
+	assert_int_equal(b.len, 300);
+	p = buf_take(&b, &len);
+	assert_int_equal(len, 300);
+	assert_null(b.data);
+	free(p);
+}
+
+static void
+test_log_escape(void **state)
+{
+	static const struct {
+		int		 line;
+		const char	*in;
+		size_t		 inlen;
+		size_t		 dstlen;
+		const char	*out;
+	} esc[] = {
+		{ __LINE__, "plain", 5, 64, "plain" },
+		{ __LINE__, "a\nb", 3, 64, "a\\x0ab" },
+		{ __LINE__, "\r\n", 2, 64, "\\x0d\\x0a" },
+		{ __LINE__, "\a\\", 2, 64, "\\x07\\x5c" },
+		{ __LINE__, "\x7f\xff", 2, 64, "\\x7f\\xff" },
+		{ __LINE__, "a\0b", 3, 64, "a\\x00b" },
+		/* Truncation never splits an escape nor overruns. */
+		{ __LINE__, "ab\ncd", 5, 6, "ab" },
+		{ __LINE__, "ab\ncd", 5, 7, "ab\\x0a" },
+		{ __LINE__, "abc", 3, 1, "" },
+	};
+	char	 dst[64];
+	size_t	 i, n;
+
+	(void)state;
+	for (i = 0; i < sizeof(esc) / sizeof(esc[0]); i++) {
+		memset(dst, 'Z', sizeof(dst));
+		n = log_escape(dst, esc[i].dstlen, esc[i].in, esc[i].inlen);
+		if (strcmp(dst, esc[i].out) != 0 || n != strlen(esc[i].out))
+			ROW_FAIL(esc[i].line, "got '%s'", dst);
+		if (esc[i].dstlen < sizeof(dst) && dst[esc[i].dstlen] != 'Z')
+			ROW_FAIL(esc[i].line, "wrote past the end");
+	}
+}
+
+int
+main(void)
+{
+	const struct CMUnitTest tests[] = {
+		cmocka_unit_test(test_rows),
+		cmocka_unit_test(test_buf_ceiling),
+		cmocka_unit_test(test_log_escape),
+	};
+
+	return cmocka_run_group_tests(tests, NULL, NULL);
+}

@@ -31,7 +31,7 @@ UNITS	:= $(patsubst tests/unit/%.c,%,$(wildcard tests/unit/test_*.c))
 DEPS_BUILD = build-essential pkg-config libfcgi-dev libjson-c-dev \
 	     libsqlite3-dev libcurl4-openssl-dev libssl-dev
 DEPS_RUN   = nginx lighttpd spawn-fcgi curl
-DEPS_TEST  = libcmocka-dev clang nodejs npm shellcheck valgrind
+DEPS_TEST  = libcmocka-dev clang nodejs:node npm:npm shellcheck valgrind
 
 .PHONY: all run test install clean deps deps-test unit e2e
 

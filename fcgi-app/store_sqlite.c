@@ -12,9 +12,9 @@
 #include "store.h"
 
 #define SQLITE_PATH_DEFAULT	"/var/lib/candidates/candidates.db"
-#define BUSY_TIMEOUT_MS		5000
-
 static const char *db_path;
+/* How long a writer waits for the lock: the store call's deadline. */
+static long busy_timeout_ms;
 
 struct store {
 	sqlite3		*db;
@@ -64,7 +64,7 @@ connect(sqlite3 **db, char *err, size_t errlen)
 		*db = NULL;
 		return -1;
 	}
-	sqlite3_busy_timeout(*db, BUSY_TIMEOUT_MS);
+	sqlite3_busy_timeout(*db, (int)busy_timeout_ms);
 	/*
 	 * NORMAL is durable across a crash of this process in WAL mode and
 	 * saves an fsync per write; a small page cache keeps the RSS down.
@@ -85,8 +85,12 @@ sqlite_setup(char *err, size_t errlen)
 {
 	sqlite3	*db;
 	char	*msg = NULL;
+	long	 connect_timeout_ms;
 
 	db_path = config_str("CANDIDATES_SQLITE_PATH", SQLITE_PATH_DEFAULT);
+	if (config_timeouts(&busy_timeout_ms, &connect_timeout_ms, err,
+	    errlen) == -1)
+		return -1;
 	if (connect(&db, err, errlen) == -1)
 		return -1;
 	if (sqlite3_exec(db, schema, NULL, NULL, &msg) != SQLITE_OK) {

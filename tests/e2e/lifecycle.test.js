@@ -1,0 +1,256 @@
+'use strict';
+// Starting and stopping: SIGTERM under load drains every request the app
+// accepted and exits 0; a bad setting stops the start with one line that
+// names it; the SQLite file outlives a restart; /gtg?details says which
+// host answered.
+
+const assert = require('node:assert/strict');
+const { spawn } = require('node:child_process');
+const fs = require('node:fs');
+const os = require('node:os');
+const path = require('node:path');
+const { describe, it, after } = require('node:test');
+const {
+  SAN_APP, SANITIZER_ENV, startStack, assertNoSanitizerReport, request, sleep,
+} = require('../lib/stack');
+const { expectJson, mediaType, show } = require('../lib/contract');
+const { holdWriteLock } = require('../lib/sqlite');
+
+function tmpDir(what) {
+  return fs.mkdtempSync(path.join(os.tmpdir(), `candidates-${what}-`));
+}
+
+// Resolves to stack.sh's exit, or fails after ms. stack.sh exits with the
+// app's own status when the app stops first.
+async function exitWithin(stack, ms) {
+  let timer;
+  const r = await Promise.race([stack.exited, new Promise((resolve) => {
+    timer = setTimeout(resolve, ms, null);
+  })]);
+  clearTimeout(timer);
+  assert.notEqual(r, null, `the app did not exit within ${ms} ms; log:\n` +
+    stack.logText());
+  return r;
+}
+
+// How many sockets the app holds: its listener plus one per FastCGI
+// connection it has accepted (Linux /proc).
+function appSockets(pid) {
+  let n = 0;
+  for (const fd of fs.readdirSync(`/proc/${pid}/fd`)) {
+    try {
+      if (fs.readlinkSync(`/proc/${pid}/fd/${fd}`).startsWith('socket:')) n++;
+    } catch {
+      // Closed between the listing and the look.
+    }
+  }
+  return n;
+}
+
+async function waitFor(what, fn, ms = 10000) {
+  const end = Date.now() + ms;
+  while (!fn()) {
+    assert.ok(Date.now() < end, `timed out after ${ms} ms waiting for ${what}`);
+    await sleep(20);
+  }
+}
+
+describe('SIGTERM under load', () => {
+  // Each web server, then a restart behind the other one on the same
+  // SQLite file.
+  for (const [web, other] of [['nginx', 'lighttpd'], ['lighttpd', 'nginx']]) {
+    it(`${web}: requests in flight finish with 200, the app exits 0, ` +
+      `and the data is there after a restart behind ${other}`, async () => {
+      const dir = tmpDir(`drain-${web}`);
+      const env = { CANDIDATES_THREADS: '8', CANDIDATES_TIMEOUT_MS: '20000' };
+      const stack = await startStack({ web, env, dir });
+      let restarted = null;
+      let lock = null;
+      let load = true;
+      try {
+        expectJson(await request(stack.url, 'POST', '/candidate/kept'), 200,
+          { CandidateName: 'kept' });
+
+        // Writes now wait in the app for the lock another process holds:
+        // slow requests the app has accepted and is still working on.
+        lock = await holdWriteLock(path.join(dir, 'candidates.db'));
+        const idle = appSockets(stack.appPid);
+        const slow = Array.from({ length: 4 }, (_, i) => {
+          const name = `drain-${i}`;
+          const t = { name, res: null, err: null };
+          t.done = request(stack.url, 'POST', `/candidate/${name}`)
+            .then((res) => { t.res = res; }, (err) => { t.err = err; });
+          return t;
+        });
+
+        // Accepted: the app holds a connection for each.
+        await waitFor('the app to accept the 4 writes',
+          () => appSockets(stack.appPid) >= idle + slow.length);
+
+        // Fast reads around the signal, on fresh connections.
+        const reads = [];
+        const loops = Array.from({ length: 4 }, async () => {
+          while (load) {
+            const r = { start: Date.now(), end: 0, res: null, err: null };
+            reads.push(r);
+            try {
+              r.res = await request(stack.url, 'GET', '/candidate/kept',
+                { timeoutMs: 10000 });
+            } catch (err) {
+              r.err = err;
+            }
+            r.end = Date.now();
+            if (r.err) await sleep(20);
+          }
+        });
+
+        await sleep(300);
+        assert.deepEqual(slow.filter((t) => t.res || t.err).map((t) => t.name), [],
+          'writes finished while the lock was held: the test is not testing a drain');
+        const signalled = Date.now();
+        process.kill(stack.appPid, 'SIGTERM');
+        // Draining: the app must wait for the writes, however long the
+        // store takes.
+        await sleep(500);
+        await lock.release();
+
+        await Promise.all(slow.map((t) => t.done));
+        for (const t of slow) {
+          assert.equal(t.err, null, `${t.name} failed: ${t.err}`);
+          expectJson(t.res, 200, { CandidateName: t.name });
+        }
+        const r = await exitWithin(stack, 10000);
+        load = false;
+        await Promise.all(loops);
+        assert.deepEqual(r, { code: 0, signal: null },
+          `stack.sh (the app's status); log:\n${stack.logText()}`);
+        assertNoSanitizerReport(stack.logText());
+
+        // Reads answered before the signal are 200. Later ones may find
+        // the app gone, and then the web server answers (502/503) or is
+        // gone too; the app itself never fails them.
+        const early = reads.filter((x) => x.end !== 0 && x.end < signalled);
+        assert.ok(early.length > 0, 'no read finished before the signal');
+        assert.ok(reads.some((x) => x.start >= signalled), 'no read during the drain');
+        for (const x of reads) {
+          if (x.res === null) {
+            assert.ok(x.start >= signalled, `a read sent before the signal failed: ${x.err}`);
+            continue;
+          }
+          if (x.res.status === 200) {
+            expectJson(x.res, 200, [{ CandidateName: 'kept' }]);
+          } else {
+            assert.ok(x.end >= signalled, `a read before the signal: ${show(x.res)}`);
+            assert.ok([502, 503, 504].includes(x.res.status) &&
+              mediaType(x.res) !== 'application/json',
+            `a read after the signal was not answered by the web server: ${show(x.res)}`);
+          }
+        }
+
+        // The same SQLite file behind the other web server.
+        restarted = await startStack({ web: other, dir });
+        const res = await request(restarted.url, 'GET', '/candidates');
+        assert.equal(res.status, 200, show(res));
+        assert.deepEqual(res.json().map((x) => x.CandidateName).sort(),
+          ['drain-0', 'drain-1', 'drain-2', 'drain-3', 'kept']);
+        expectJson(await request(restarted.url, 'GET', '/candidate/drain-3'), 200,
+          [{ CandidateName: 'drain-3' }]);
+      } finally {
+        load = false;
+        if (lock !== null) await lock.release().catch(() => {});
+        await stack.stop();
+        if (restarted !== null) {
+          const r = await restarted.stop();
+          assertNoSanitizerReport(restarted.logText());
+          assert.deepEqual(r, { code: 0, signal: null });
+        }
+        fs.rmSync(dir, { recursive: true, force: true });
+      }
+    });
+  }
+
+  it('SIGINT also stops the app with status 0', async () => {
+    const stack = await startStack({ web: 'nginx' });
+    try {
+      assert.equal((await request(stack.url, 'GET', '/gtg')).status, 200);
+      process.kill(stack.appPid, 'SIGINT');
+      const r = await exitWithin(stack, 10000);
+      assert.deepEqual(r, { code: 0, signal: null }, stack.logText());
+      assertNoSanitizerReport(stack.logText());
+    } finally {
+      await stack.stop();
+    }
+  });
+});
+
+describe('/gtg?details', () => {
+  it('reports the host name as instance-id when no cloud metadata answers', async () => {
+    const stack = await startStack({ web: 'lighttpd' });
+    try {
+      expectJson(await request(stack.url, 'GET', '/gtg?details'), 200,
+        { connected: 'true', 'instance-id': os.hostname() });
+    } finally {
+      const r = await stack.stop();
+      assertNoSanitizerReport(stack.logText());
+      assert.deepEqual(r, { code: 0, signal: null });
+    }
+  });
+});
+
+// Starts the app the way systemd does on a VM (spawn-fcgi hands it the
+// listening socket as fd 0 and execs it), here with a broken setting.
+// A start that does not stop is killed after timeoutMs.
+let sockSeq = 0;
+function runApp(env, dir, timeoutMs = 3000) {
+  const base = { PATH: process.env.PATH, ...SANITIZER_ENV };
+  const sock = path.join(dir, `fcgi-${++sockSeq}.sock`);
+  return new Promise((resolve) => {
+    const child = spawn('spawn-fcgi', ['-n', '-s', sock, '-M', '0600', '--',
+      SAN_APP], { env: { ...base, ...env }, stdio: ['ignore', 'pipe', 'pipe'] });
+    let stdout = '';
+    let stderr = '';
+    child.stdout.on('data', (d) => { stdout += d; });
+    child.stderr.on('data', (d) => { stderr += d; });
+    const timer = setTimeout(() => child.kill('SIGKILL'), timeoutMs);
+    child.on('exit', (code, signal) => {
+      clearTimeout(timer);
+      resolve({ code, signal, stdout, stderr });
+    });
+  });
+}
+
+describe('a bad setting stops the start with one line naming it', () => {
+  const dir = tmpDir('config');
+  const db = path.join(dir, 'candidates.db');
+  after(() => fs.rmSync(dir, { recursive: true, force: true }));
+  const rows = [
+    ['CANDIDATES_STORE', 'nope'],
+    ['CANDIDATES_STORE', 'sqlite3'],
+    ['CANDIDATES_THREADS', '0'],
+    ['CANDIDATES_THREADS', '-1'],
+    ['CANDIDATES_THREADS', 'abc'],
+    ['CANDIDATES_THREADS', '8x'],
+    ['CANDIDATES_THREADS', '100000'],
+    ['CANDIDATES_THREADS', '99999999999999999999999'],
+    ['CANDIDATES_TIMEOUT_MS', '-1'],
+    ['CANDIDATES_TIMEOUT_MS', 'abc'],
+    ['CANDIDATES_TIMEOUT_MS', '99999999999999999999999'],
+    ['CANDIDATES_CONNECT_TIMEOUT_MS', '-1'],
+    ['CANDIDATES_CONNECT_TIMEOUT_MS', '1s'],
+    ['CANDIDATES_SQLITE_PATH', path.join(dir, 'no-such-dir', 'candidates.db')],
+  ];
+  for (const [name, value] of rows) {
+    it(`${name}=${value}`, async () => {
+      const env = { CANDIDATES_SQLITE_PATH: db, [name]: value };
+      const r = await runApp(env, dir);
+      assertNoSanitizerReport(r.stderr, 'stderr');
+      assert.equal(r.signal, null, `killed by ${r.signal}: it did not stop ` +
+        `the start (stderr: ${JSON.stringify(r.stderr)})`);
+      assert.equal(r.code, 1, `exit status; stderr: ${JSON.stringify(r.stderr)}`);
+      const lines = r.stderr.split('\n').filter((l) => l !== '');
+      assert.equal(lines.length, 1, `not one line: ${JSON.stringify(r.stderr)}`);
+      assert.ok(lines[0].includes(name), `does not name ${name}: ${lines[0]}`);
+      assert.equal(r.stdout, '', 'wrote to stdout');
+    });
+  }
+});

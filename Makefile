@@ -31,9 +31,13 @@ UNITS	:= $(patsubst tests/unit/%.c,%,$(wildcard tests/unit/test_*.c))
 DEPS_BUILD = build-essential pkg-config libfcgi-dev libjson-c-dev \
 	     libsqlite3-dev libcurl4-openssl-dev libssl-dev
 DEPS_RUN   = nginx lighttpd spawn-fcgi curl
-DEPS_TEST  = libcmocka-dev clang nodejs:node npm:npm shellcheck valgrind
+DEPS_TEST  = libcmocka-dev clang nodejs:node npm:npm shellcheck valgrind \
+	     libclang-rt-14-dev sqlite3 packer debootstrap openssl:openssl
+DEPS_BENCH = wrk gnuplot-nox nodejs:node
 
-.PHONY: all run test install clean deps deps-test unit e2e
+.PHONY: all run test install clean deps deps-test unit e2e bench \
+	fuzz fuzz-quick leak soak fleet \
+	deploy-aws check-env-aws validate load destroy-aws
 
 all: build/candidates
 
@@ -54,13 +58,20 @@ build/san/test_%: tests/unit/test_%.c $(LIBSRCS) fcgi-app/*.h tests/unit/*.h Mak
 	    $< $(LIBSRCS) $(PKG_LIBS) -lcmocka -pthread
 
 deps:
-	@tests/deps.sh $(DEPS_BUILD) $(DEPS_RUN)
+	@tests/deps.sh $(DEPS_BUILD) $(DEPS_RUN) $(RUN_DEPS_$(STORE))
 
 deps-test:
 	@tests/deps.sh $(DEPS_BUILD) $(DEPS_RUN) $(DEPS_TEST)
 
-run: deps build/candidates
-	tests/stack.sh --web $(WEB) --port $(PORT) --dir var --app build/candidates
+# `make run STORE=dynamodb`: the same stack against a local DynamoDB
+# (dynalite behind the tests' SigV4-checking HTTPS proxy, and a fake IMDS),
+# started first and stopped last by tests/lib/local-dynamodb.js.
+RUN_DEPS_dynamodb  = nodejs:node npm:npm openssl:openssl
+RUN_NEEDS_dynamodb = tests/node_modules/.stamp
+RUN_WRAP_dynamodb  = node tests/lib/local-dynamodb.js --dir var --
+
+run: deps build/candidates $(RUN_NEEDS_$(STORE))
+	$(RUN_WRAP_$(STORE)) tests/stack.sh --web $(WEB) --port $(PORT) --dir var --app build/candidates
 
 unit: $(addprefix build/san/,$(UNITS))
 	@set -e; for t in $(UNITS); do echo "== $$t"; build/san/$$t; done
@@ -76,11 +87,75 @@ test: deps-test
 	$(MAKE) check
 
 # Everything test runs, once the packages are there.
-check: unit e2e
+check: unit e2e fuzz-quick leak
 
 install: build/candidates
 	install -d $(DESTDIR)$(PREFIX)/bin
 	install -m 0755 build/candidates $(DESTDIR)$(PREFIX)/bin/candidates
+
+# Speed, server CPU per request and memory against nginx's own ceiling and
+# the bare FastCGI floor (tests/bench/). Never part of `make test`: it takes
+# about 20 minutes and wants a quiet machine. BENCH_QUICK=1 for a short pass.
+bench:
+	@tests/deps.sh $(DEPS_BUILD) $(DEPS_RUN) $(DEPS_BENCH)
+	$(MAKE) build/candidates build/bench/hello
+	node tests/bench/bench.js
+
+build/bench/hello: tests/bench/hello.c Makefile
+	@mkdir -p build/bench
+	$(CC) $(CPPFLAGS) $(ALL_CFLAGS) -o $@ $< $$(pkg-config --libs fcgi) -pthread
+
+# libFuzzer harnesses (tests/fuzz/fuzz_*.c) for everything that reads
+# untrusted bytes, under ASan+UBSan. The app's objects go into an archive,
+# so each harness links, and reports coverage of, only what it reaches.
+# libFuzzer's runtime is in libclang-rt-14-dev (a Recommends of clang).
+FUZZ_CC	 = clang
+FUZZERS	:= $(patsubst tests/fuzz/%.c,build/fuzz/%,$(wildcard tests/fuzz/fuzz_*.c))
+FUZZ_OBJS := $(patsubst fcgi-app/%.c,build/fuzz/obj/%.o,$(LIBSRCS))
+FUZZ_SECONDS ?= 120
+FUZZ_QUICK_SECONDS ?= 20
+
+build/fuzz/obj/%.o: fcgi-app/%.c fcgi-app/*.h Makefile
+	@mkdir -p build/fuzz/obj
+	$(FUZZ_CC) $(CPPFLAGS) $(WARN) $(SAN) -fsanitize=fuzzer-no-link \
+	    $(PKG_CFLAGS) -pthread -c -o $@ $<
+
+build/fuzz/libcandidates.a: $(FUZZ_OBJS)
+	rm -f $@
+	ar rcs $@ $(FUZZ_OBJS)
+
+build/fuzz/fuzz_%: tests/fuzz/fuzz_%.c tests/fuzz/fuzz.h build/fuzz/libcandidates.a
+	$(FUZZ_CC) $(CPPFLAGS) $(WARN) $(SAN) -fsanitize=fuzzer $(PKG_CFLAGS) \
+	    -Ifcgi-app -pthread -o $@ $< build/fuzz/libcandidates.a \
+	    $(PKG_LIBS) -pthread
+
+# Each harness for FUZZ_SECONDS; `make test` runs each for 20 s.
+fuzz: deps-test $(FUZZERS)
+	tests/fuzz/run.sh $(FUZZ_SECONDS) $(FUZZERS)
+
+fuzz-quick: $(FUZZERS)
+	tests/fuzz/run.sh $(FUZZ_QUICK_SECONDS) $(FUZZERS)
+
+# The shipped binary under valgrind behind nginx, on every route, on SQLite
+# and DynamoDB (dynalite), ending with SIGTERM: no memory error, no leak.
+leak: build/candidates tests/node_modules/.stamp
+	cd tests && node --test soak/leak.test.js
+
+# AWS (infra/aws/README.md). validate and load also take make run's URL.
+deploy-aws:
+	WEB=$(WEB) infra/deploy.sh aws apply
+
+check-env-aws:
+	infra/deploy.sh aws check-env
+
+validate:
+	infra/deploy.sh aws validate $(URL)
+
+load:
+	infra/deploy.sh aws load $(URL)
+
+destroy-aws:
+	infra/deploy.sh aws destroy
 
 clean:
 	rm -rf build

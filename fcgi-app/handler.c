@@ -87,6 +87,26 @@ set_candidate(struct response *resp, const char *name, size_t len, int list)
 	render_scratch_free(scratch);
 }
 
+static int
+gate_enter(struct store_gate *g)
+{
+	if (g == NULL)
+		return 1;
+	if (atomic_fetch_add(&g->busy, 1) < g->limit)
+		return 1;
+	atomic_fetch_sub(&g->busy, 1);
+	return 0;
+}
+
+static void
+gate_leave(struct store_gate *g)
+{
+	if (g != NULL)
+		atomic_fetch_sub(&g->busy, 1);
+}
+
+#define GATE_FULL "every store slot is busy: the store is slow or hanging"
+
 struct listing {
 	struct buf		*body;
 	struct json_object	*scratch;
@@ -119,7 +139,12 @@ handle_list(const struct handler_ctx *ctx, struct response *resp)
 	char			 reason[256] = "";
 	int			 status;
 
+	if (!gate_enter(ctx->gate)) {
+		set_store_failure(resp, 503, "list", GATE_FULL);
+		return;
+	}
 	if ((l.scratch = render_scratch()) == NULL) {
+		gate_leave(ctx->gate);
 		set_out_of_memory(resp);
 		return;
 	}
@@ -128,6 +153,7 @@ handle_list(const struct handler_ctx *ctx, struct response *resp)
 	 * failure on a later page is still a 503, not a truncated 200.
 	 */
 	st = ctx->ops->list(ctx->store, list_one, &l, reason, sizeof(reason));
+	gate_leave(ctx->gate);
 	render_scratch_free(l.scratch);
 	if (l.failed) {
 		set_out_of_memory(resp);
@@ -166,10 +192,15 @@ handle_candidate(const struct handler_ctx *ctx, const struct route_match *m,
 		set_json_error(resp, 400, name_strerror(e));
 		return;
 	}
-
+	if (!gate_enter(ctx->gate)) {
+		set_store_failure(resp, 503, method == METHOD_POST ? "put" :
+		    "get", GATE_FULL);
+		return;
+	}
 	if (method == METHOD_POST) {
 		st = ctx->ops->put(ctx->store, name, len, reason,
 		    sizeof(reason));
+		gate_leave(ctx->gate);
 		status = store_status_http(st, 200);
 		if (status == 200)
 			set_candidate(resp, name, len, 0);
@@ -180,6 +211,7 @@ handle_candidate(const struct handler_ctx *ctx, const struct route_match *m,
 		return;
 	}
 	st = ctx->ops->get(ctx->store, name, len, reason, sizeof(reason));
+	gate_leave(ctx->gate);
 	status = store_status_http(st, 200);
 	if (status == 200)
 		set_candidate(resp, name, len, 1);

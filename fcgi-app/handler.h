@@ -6,6 +6,7 @@
 #ifndef CANDIDATES_HANDLER_H
 #define CANDIDATES_HANDLER_H
 
+#include <stdatomic.h>
 #include <stddef.h>
 
 #include "buf.h"
@@ -32,10 +33,23 @@ struct response {
 	char		 error[512];
 };
 
+/*
+ * Bounds how many workers may be inside a store call at once. A store
+ * that hangs would otherwise hold every worker until its deadline, and
+ * /gtg, which every load balancer polls, would queue behind them until the
+ * instance was replaced for an outage that is not its own. Past the limit
+ * a data request is a 503 at once; /gtg never waits.
+ */
+struct store_gate {
+	atomic_long	 busy;
+	long		 limit;
+};
+
 struct handler_ctx {
 	const struct store_ops	*ops;
 	struct store		*store;
 	const char		*instance_id;
+	struct store_gate	*gate;		/* shared; NULL: no bound */
 };
 
 /* Fills resp (its body buffer reset first) for req. */

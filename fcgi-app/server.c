@@ -30,9 +30,13 @@ struct worker {
 	int		 idle_fd;
 };
 
+/* Workers kept out of store calls, free for /gtg whatever the store does. */
+#define HEALTH_RESERVE	2
+
 struct server {
 	const struct store_ops	*ops;
 	const char		*instance_id;
+	struct store_gate	 gate;
 	pthread_mutex_t		 lock;		/* draining, idle_fd */
 	int			 draining;
 	long			 nworkers;
@@ -107,7 +111,7 @@ serve(struct worker *w)
 	char		*end;
 	unsigned long	 declared;
 	struct handler_ctx ctx = { w->server->ops, w->store,
-			    w->server->instance_id };
+			    w->server->instance_id, &w->server->gate };
 
 	r.method = FCGX_GetParam("REQUEST_METHOD", req->envp);
 	target = FCGX_GetParam("REQUEST_URI", req->envp);
@@ -227,6 +231,9 @@ server_start(struct server **out, const struct store_ops *ops, long threads,
 	s->ops = ops;
 	s->instance_id = instance_id;
 	s->nworkers = threads;
+	atomic_init(&s->gate.busy, 0);
+	/* A single worker must serve everything, the store included. */
+	s->gate.limit = threads > HEALTH_RESERVE ? threads - HEALTH_RESERVE : 1;
 	pthread_mutex_init(&s->lock, NULL);
 	/* Every handle first, so a store that will not open stops the start. */
 	for (i = 0; i < threads; i++) {

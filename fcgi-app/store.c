@@ -5,6 +5,7 @@
 /* Every backend compiled in, by its CANDIDATES_STORE value. */
 static const struct store_ops *const stores[] = {
 	&store_sqlite,
+	&store_dynamodb,
 };
 
 const struct store_ops *

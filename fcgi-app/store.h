@@ -61,5 +61,6 @@ const struct store_ops *store_find(const char *value);
 void	store_names(char *out, size_t outlen);
 
 extern const struct store_ops store_sqlite;
+extern const struct store_ops store_dynamodb;
 
 #endif

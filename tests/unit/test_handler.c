@@ -230,7 +230,7 @@ load(const char *stored)
 static void
 test_rows(void **state)
 {
-	struct handler_ctx	 ctx = { &mem_ops, NULL, "i-0abc" };
+	struct handler_ctx	 ctx = { &mem_ops, NULL, "i-0abc", NULL };
 	struct response		 resp;
 	struct request		 req;
 	size_t			 i;
@@ -269,6 +269,42 @@ test_rows(void **state)
 		if ((resp.error[0] != '\0') != r->logs)
 			ROW_FAIL(r->line, "error line '%s'", resp.error);
 	}
+	buf_free(&resp.body);
+}
+
+/* A full gate turns data requests into quick 503s; /gtg still answers. */
+static void
+test_gate(void **state)
+{
+	struct store_gate	 gate;
+	struct handler_ctx	 ctx = { &mem_ops, NULL, "i-0abc", &gate };
+	struct response		 resp;
+	struct request		 req = { "POST", "/candidate/a", 12, 0 };
+
+	(void)state;
+	load("");
+	buf_init(&resp.body, RESPONSE_MAX);
+	atomic_init(&gate.busy, 0);
+	gate.limit = 1;
+	handle(&ctx, &req, &resp);
+	assert_int_equal(resp.status, 200);
+	/* The slot was given back. */
+	assert_int_equal(atomic_load(&gate.busy), 0);
+
+	atomic_store(&gate.busy, 1);	/* another worker holds the slot */
+	req.target = "/candidate/b", req.target_len = 12;
+	handle(&ctx, &req, &resp);
+	assert_int_equal(resp.status, 503);
+	assert_int_equal(resp.retry_after, 1);
+	assert_non_null(strstr(resp.error, "store slot"));
+	assert_int_equal(mem.count, 1);
+	req.method = "GET", req.target = "/candidates", req.target_len = 11;
+	handle(&ctx, &req, &resp);
+	assert_int_equal(resp.status, 503);
+	req.target = "/gtg", req.target_len = 4;
+	handle(&ctx, &req, &resp);
+	assert_int_equal(resp.status, 200);
+	assert_int_equal(atomic_load(&gate.busy), 1);
 	buf_free(&resp.body);
 }
 
@@ -338,6 +374,7 @@ main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_rows),
+		cmocka_unit_test(test_gate),
 		cmocka_unit_test(test_buf_ceiling),
 		cmocka_unit_test(test_log_escape),
 	};

@@ -1,0 +1,571 @@
+/*
+ * The AWS store: DynamoDB over HTTPS, signed with SigV4, with the table
+ * layout of the Flask original (table Candidates, hash key CandidateName
+ * of type S), so the service can be swapped in over an existing table.
+ *
+ * Each worker keeps one HTTP client, hence one kept-alive connection to
+ * DynamoDB. What the workers share is read-only after setup, except the
+ * credentials cache (which locks itself) and the clock offset (atomic).
+ *
+ * Every operation is one logical call with one deadline
+ * (CANDIDATES_TIMEOUT_MS) covering all of its attempts; a listing is one
+ * call per Scan page.
+ */
+#include <stdatomic.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "aws_creds.h"
+#include "aws_imds.h"
+#include "config.h"
+#include "dynamo_wire.h"
+#include "http_client.h"
+#include "log.h"
+#include "sigv4.h"
+#include "store.h"
+
+#define TABLE_DEFAULT	"Candidates"
+#define SERVICE		"dynamodb"
+/* A Scan page is at most 1 MB of items; its JSON a few times that. */
+#define ANSWER_MAX	(8u * 1024 * 1024)
+#define REQUEST_MAX	(64u * 1024)
+/* Metadata reads at start-up: short, so a laptop does not wait long. */
+#define IMDS_START_MS	1000
+
+static struct {
+	char			 table[256];
+	char			 region[64];
+	char			 url[512];	/* endpoint and path */
+	char			 host[300];	/* the Host header, signed */
+	char			 path[256];	/* the path, signed */
+	char			 ca_bundle[1024];
+	struct http_config	 http;
+	struct aws_imds		 imds;
+	struct aws_creds_provider creds;
+	int			 imds_ready, creds_ready, curl_ready;
+} cfg;
+
+/*
+ * Server time minus ours, in seconds, learnt from the Date of a response
+ * that rejected our clock; every later request is signed with it.
+ */
+static atomic_long clock_offset;
+
+struct store {
+	struct http_client	*http;
+	struct buf		 body;		/* the request's JSON */
+	struct http_response	 resp;
+	struct http_capture	 date;		/* the response's Date */
+};
+
+/* Table names: 3 to 255 of [A-Za-z0-9_.-]. */
+static int
+valid_table(const char *s)
+{
+	size_t	 n = strlen(s);
+
+	return n >= 3 && n <= 255 && strspn(s, "ABCDEFGHIJKLMNOPQRSTUVWXYZ"
+	    "abcdefghijklmnopqrstuvwxyz0123456789_.-") == n;
+}
+
+static int
+valid_region(const char *s)
+{
+	size_t	 n = strlen(s);
+
+	return n >= 1 && n < sizeof(cfg.region) &&
+	    strspn(s, "abcdefghijklmnopqrstuvwxyz0123456789-") == n;
+}
+
+/*
+ * Splits an endpoint URL into what is sent and what is signed: the Host
+ * header (the authority as written) and the path ("/" when none).
+ * Plain http:// is allowed, for local stand-ins such as dynalite.
+ */
+static int
+set_endpoint(const char *var, const char *url, char *err, size_t errlen)
+{
+	const char	*auth, *slash;
+	size_t		 alen;
+
+	if (strncmp(url, "https://", 8) == 0)
+		auth = url + 8;
+	else if (strncmp(url, "http://", 7) == 0)
+		auth = url + 7;
+	else
+		goto bad;
+	slash = strchr(auth, '/');
+	alen = slash != NULL ? (size_t)(slash - auth) : strlen(auth);
+	if (alen == 0 || alen >= sizeof(cfg.host) ||
+	    strcspn(auth, "@?# \t\r\n") < strlen(auth) ||
+	    snprintf(cfg.path, sizeof(cfg.path), "%s", slash != NULL ? slash :
+	    "/") >= (int)sizeof(cfg.path) ||
+	    snprintf(cfg.url, sizeof(cfg.url), "%.*s%s", (int)(auth - url +
+	    alen), url, cfg.path) >= (int)sizeof(cfg.url))
+		goto bad;
+	memcpy(cfg.host, auth, alen);
+	cfg.host[alen] = '\0';
+	return 0;
+bad:
+	snprintf(err, errlen, "%s must be an http:// or https:// URL like "
+	    "https://dynamodb.us-east-1.amazonaws.com", var);
+	return -1;
+}
+
+/* Reads one IMDS word at start-up with a short deadline of its own. */
+static int
+imds_word_now(const char *path, const char *extra, char *out, size_t outlen,
+    char *err, size_t errlen)
+{
+	struct http_config	 hc = cfg.http;
+	struct http_client	*c;
+	struct deadline		 dl;
+	struct buf		 body;
+	int			 rc = -1;
+
+	if (hc.connect_timeout_ms > IMDS_START_MS)
+		hc.connect_timeout_ms = IMDS_START_MS;
+	if (http_client_new(&c, &hc, err, errlen) == -1)
+		return -1;
+	buf_init(&body, AWS_IMDS_BODY_MAX);
+	deadline_start(&dl, IMDS_START_MS);
+	if (aws_imds_get(&cfg.imds, c, path, &body, &dl, err, errlen) == 0) {
+		if (aws_imds_word(body.data, body.len, extra, out, outlen) == 0)
+			rc = 0;
+		else
+			snprintf(err, errlen, "IMDS %s: malformed answer", path);
+	}
+	buf_free(&body);
+	http_client_free(c);
+	return rc;
+}
+
+static void dynamo_teardown(void);
+
+static int
+dynamo_setup(char *err, size_t errlen)
+{
+	const char	*v;
+	char		 why[256], url[300];
+
+	memset(&cfg, 0, sizeof(cfg));
+	atomic_store(&clock_offset, 0);
+	if (http_global_init(err, errlen) == -1)
+		return -1;
+	cfg.curl_ready = 1;
+	if (http_config_from_env(&cfg.http, err, errlen) == -1)
+		goto fail;
+	/* libcurl ignores SSL_CERT_FILE; AWS_CA_BUNDLE is the SDKs' name. */
+	if ((v = config_str("AWS_CA_BUNDLE", NULL)) != NULL) {
+		if (access(v, R_OK) == -1 || snprintf(cfg.ca_bundle,
+		    sizeof(cfg.ca_bundle), "%s", v) >= (int)sizeof(cfg.ca_bundle)) {
+			snprintf(err, errlen, "AWS_CA_BUNDLE: cannot read %s", v);
+			goto fail;
+		}
+		cfg.http.ca_bundle = cfg.ca_bundle;
+	}
+	v = config_str("TC_DYNAMO_TABLE", TABLE_DEFAULT);
+	if (!valid_table(v)) {
+		snprintf(err, errlen, "TC_DYNAMO_TABLE must be 3 to 255 of "
+		    "A-Z a-z 0-9 _ . -");
+		goto fail;
+	}
+	snprintf(cfg.table, sizeof(cfg.table), "%s", v);
+
+	if (aws_imds_init(&cfg.imds, err, errlen) == -1)
+		goto fail;
+	cfg.imds_ready = 1;
+	if (aws_creds_provider_init(&cfg.creds, &cfg.imds, err, errlen) == -1)
+		goto fail;
+	cfg.creds_ready = 1;
+
+	if ((v = config_str("AWS_REGION", NULL)) != NULL ||
+	    (v = config_str("AWS_DEFAULT_REGION", NULL)) != NULL) {
+		if (!valid_region(v)) {
+			snprintf(err, errlen, "%s must be a region such as "
+			    "us-east-1", getenv("AWS_REGION") != NULL &&
+			    *getenv("AWS_REGION") != '\0' ? "AWS_REGION" :
+			    "AWS_DEFAULT_REGION");
+			goto fail;
+		}
+		snprintf(cfg.region, sizeof(cfg.region), "%s", v);
+	} else if (imds_word_now("/latest/meta-data/placement/region", "-",
+	    cfg.region, sizeof(cfg.region), why, sizeof(why)) == -1 ||
+	    !valid_region(cfg.region)) {
+		snprintf(err, errlen, "AWS_REGION is not set and IMDS gave no "
+		    "region (%s)", why);
+		goto fail;
+	}
+
+	/* The SDKs' order: the service's own variable, then the global. */
+	if ((v = config_str("AWS_ENDPOINT_URL_DYNAMODB", NULL)) != NULL) {
+		if (set_endpoint("AWS_ENDPOINT_URL_DYNAMODB", v, err,
+		    errlen) == -1)
+			goto fail;
+	} else if ((v = config_str("AWS_ENDPOINT_URL", NULL)) != NULL) {
+		if (set_endpoint("AWS_ENDPOINT_URL", v, err, errlen) == -1)
+			goto fail;
+	} else {
+		snprintf(url, sizeof(url), "https://dynamodb.%s.amazonaws.com",
+		    cfg.region);
+		if (set_endpoint("AWS_REGION", url, err, errlen) == -1)
+			goto fail;
+	}
+	log_line("dynamodb: table %s in %s at %s, credentials from %s",
+	    cfg.table, cfg.region, cfg.url, cfg.creds.from_env ?
+	    "the environment" : "IMDS");
+	return 0;
+fail:
+	dynamo_teardown();
+	return -1;
+}
+
+static void
+dynamo_teardown(void)
+{
+	if (cfg.creds_ready)
+		aws_creds_provider_destroy(&cfg.creds);
+	if (cfg.imds_ready)
+		aws_imds_destroy(&cfg.imds);
+	if (cfg.curl_ready)
+		http_global_cleanup();
+	cfg.creds_ready = cfg.imds_ready = cfg.curl_ready = 0;
+}
+
+static int
+dynamo_instance_id(char *out, size_t outlen)
+{
+	char	 why[256];
+
+	if (!cfg.imds_ready || cfg.imds.disabled)
+		return -1;
+	if (imds_word_now("/latest/meta-data/instance-id", "-", out, outlen,
+	    why, sizeof(why)) == -1) {
+		log_line("dynamodb: no instance id, using the host name: %s",
+		    why);
+		return -1;
+	}
+	return 0;
+}
+
+static int
+dynamo_open(struct store **out, char *err, size_t errlen)
+{
+	struct store	*s;
+
+	*out = NULL;
+	if ((s = calloc(1, sizeof(*s))) == NULL) {
+		snprintf(err, errlen, "dynamodb: out of memory");
+		return -1;
+	}
+	if (http_client_new(&s->http, &cfg.http, err, errlen) == -1) {
+		free(s);
+		return -1;
+	}
+	buf_init(&s->body, REQUEST_MAX);
+	buf_init(&s->resp.body, ANSWER_MAX);
+	s->date.name = "Date";
+	s->resp.capture = &s->date;
+	s->resp.ncapture = 1;
+	*out = s;
+	return 0;
+}
+
+static void
+dynamo_close(struct store *s)
+{
+	if (s == NULL)
+		return;
+	http_client_free(s->http);
+	buf_free(&s->body);
+	buf_free(&s->resp.body);
+	free(s);
+}
+
+/*
+ * One attempt: sign s->body for op with creds at the corrected time and
+ * send it. The headers are those the AWS SDKs sign for DynamoDB.
+ */
+static enum http_result
+attempt(struct store *s, const char *op, const struct aws_creds *c,
+    const struct deadline *dl, char *why, size_t whylen)
+{
+	char			 amzdate[SIGV4_DATE_SIZE], hash[SIGV4_HEX_SIZE];
+	char			 target[64], h_host[320], h_date[32],
+				 h_target[80], h_token[AWS_TOKEN_MAX + 32];
+	struct sigv4_header	 sh[5];
+	struct sigv4_request	 req;
+	struct http_request	 hr;
+	const char		*lines[6];
+	struct buf		 auth;
+	size_t			 n = 0, nl = 0;
+	enum http_result	 r;
+
+	snprintf(target, sizeof(target), DYNAMO_TARGET_PREFIX "%s", op);
+	if (sigv4_format_date(time(NULL) + atomic_load(&clock_offset),
+	    amzdate) == -1 ||
+	    sigv4_sha256_hex(s->body.data, s->body.len, hash) == -1) {
+		snprintf(why, whylen, "cannot sign (clock or OpenSSL)");
+		return HTTP_FAILED;
+	}
+	/*
+	 * Signed: what the AWS SDKs sign for DynamoDB. The payload hash is
+	 * in the canonical request; DynamoDB needs no x-amz-content-sha256.
+	 */
+	sh[n++] = (struct sigv4_header){ "content-type", DYNAMO_CONTENT_TYPE };
+	sh[n++] = (struct sigv4_header){ "host", cfg.host };
+	sh[n++] = (struct sigv4_header){ "x-amz-date", amzdate };
+	if (c->session_token[0] != '\0')
+		sh[n++] = (struct sigv4_header){ "x-amz-security-token",
+		    c->session_token };
+	sh[n++] = (struct sigv4_header){ "x-amz-target", target };
+	memset(&req, 0, sizeof(req));
+	req.method = "POST";
+	req.path = cfg.path;
+	req.headers = sh;
+	req.nheaders = n;
+	req.payload_hash = hash;
+	req.normalize_path = 1;
+	buf_init(&auth, 8192);
+	if (buf_addstr(&auth, "Authorization: ") == -1 ||
+	    sigv4_sign(&auth, &req, c->access_key_id, c->secret_access_key,
+	    amzdate, cfg.region, SERVICE) == -1) {
+		buf_free(&auth);
+		snprintf(why, whylen, "cannot sign the request");
+		return HTTP_FAILED;
+	}
+
+	/* Sent: the same values, so what is signed is what arrives. */
+	snprintf(h_host, sizeof(h_host), "Host: %s", cfg.host);
+	snprintf(h_date, sizeof(h_date), "X-Amz-Date: %s", amzdate);
+	snprintf(h_target, sizeof(h_target), "X-Amz-Target: %s", target);
+	h_token[0] = '\0';
+	lines[nl++] = "Content-Type: " DYNAMO_CONTENT_TYPE;
+	lines[nl++] = h_host;
+	lines[nl++] = h_date;
+	lines[nl++] = h_target;
+	if (c->session_token[0] != '\0') {
+		snprintf(h_token, sizeof(h_token), "X-Amz-Security-Token: %s",
+		    c->session_token);
+		lines[nl++] = h_token;
+	}
+	lines[nl++] = auth.data;
+	memset(&hr, 0, sizeof(hr));
+	hr.method = "POST";
+	hr.url = cfg.url;
+	hr.headers = lines;
+	hr.nheaders = nl;
+	hr.body = s->body.data;
+	hr.bodylen = s->body.len;
+	r = http_perform(s->http, &hr, &s->resp, dl, why, whylen);
+	explicit_bzero(h_token, sizeof(h_token));
+	buf_free(&auth);
+	return r;
+}
+
+/*
+ * One logical call: s->body sent as op until DynamoDB answers 200, the
+ * answer is final, or the attempts or the deadline run out. On STORE_OK
+ * the answer is in s->resp.body.
+ */
+static enum store_status
+call(struct store *s, const char *op, char *err, size_t errlen)
+{
+	struct aws_creds	 c;
+	struct dynamo_error	 e;
+	struct deadline		 dl;
+	enum http_result	 r;
+	char			 why[512];
+	int			 tries = 0, skew_fixed = 0, renewed = 0;
+	long			 base, offset;
+
+	deadline_start(&dl, cfg.http.timeout_ms);
+	for (;;) {
+		tries++;
+		if (aws_creds_get(&cfg.creds, s->http, &dl, &c, why,
+		    sizeof(why)) == -1) {
+			snprintf(err, errlen, "dynamodb %s: %s", op, why);
+			return STORE_UNAVAILABLE;
+		}
+		r = attempt(s, op, &c, &dl, why, sizeof(why));
+		if (r == HTTP_DONE && s->resp.status == 200) {
+			aws_creds_wipe(&c);
+			return STORE_OK;
+		}
+		if (r != HTTP_DONE) {
+			aws_creds_wipe(&c);
+			if (!http_result_retryable(r)) {
+				snprintf(err, errlen, "dynamodb %s: %s", op, why);
+				return STORE_UNAVAILABLE;
+			}
+			base = HTTP_RETRY_BASE_MS;
+			goto again;
+		}
+		dynamo_parse_error(s->resp.body.data, s->resp.body.len, &e);
+		snprintf(why, sizeof(why), "HTTP %ld %s%s%s", s->resp.status,
+		    e.type[0] ? e.type : "(no error type)",
+		    e.message[0] ? ": " : "", e.message);
+		switch (dynamo_classify(s->resp.status, &e)) {
+		case DYNAMO_THROTTLED:
+			aws_creds_wipe(&c);
+			base = HTTP_RETRY_THROTTLE_MS;
+			goto again;
+		case DYNAMO_RETRY:
+			aws_creds_wipe(&c);
+			base = HTTP_RETRY_BASE_MS;
+			goto again;
+		case DYNAMO_SKEWED:
+			aws_creds_wipe(&c);
+			/* As the SDKs do: believe the server's clock, once. */
+			if (!skew_fixed && dynamo_clock_offset(s->date.value,
+			    time(NULL), &offset) == 0) {
+				atomic_store(&clock_offset, offset);
+				log_line("dynamodb: clock skew, signing %lds "
+				    "%s from now on", labs(offset),
+				    offset < 0 ? "behind" : "ahead");
+				skew_fixed = 1;
+				tries--;
+				continue;
+			}
+			break;
+		case DYNAMO_EXPIRED_TOKEN:
+			if (!renewed && aws_creds_expired(&cfg.creds, &c)) {
+				aws_creds_wipe(&c);
+				renewed = 1;
+				tries--;
+				continue;
+			}
+			aws_creds_wipe(&c);
+			break;
+		case DYNAMO_REFUSED:
+			aws_creds_wipe(&c);
+			break;
+		case DYNAMO_BROKEN:
+			aws_creds_wipe(&c);
+			snprintf(err, errlen, "dynamodb %s: unexpected %s", op,
+			    why);
+			return STORE_UNAVAILABLE;
+		}
+		snprintf(err, errlen, "dynamodb %s: %s", op, why);
+		return STORE_REFUSED;
+again:
+		if (tries >= HTTP_RETRY_ATTEMPTS ||
+		    http_backoff_sleep(tries, base, &dl) == -1) {
+			snprintf(err, errlen, "dynamodb %s: %s (%d attempt%s, "
+			    "%ld ms budget)", op, why, tries, tries > 1 ? "s" :
+			    "", cfg.http.timeout_ms);
+			return STORE_UNAVAILABLE;
+		}
+	}
+}
+
+static enum store_status
+dynamo_get(struct store *s, const char *name, size_t len, char *err,
+    size_t errlen)
+{
+	enum store_status	 st;
+	char			 why[200];
+	int			 found;
+
+	buf_reset(&s->body);
+	if (dynamo_query_body(&s->body, cfg.table, name, len) == -1) {
+		snprintf(err, errlen, "dynamodb Query: cannot build request");
+		return STORE_UNAVAILABLE;
+	}
+	if ((st = call(s, "Query", err, errlen)) != STORE_OK)
+		return st;
+	if (dynamo_parse_count(s->resp.body.data, s->resp.body.len, &found,
+	    why, sizeof(why)) != DYNAMO_PARSED) {
+		snprintf(err, errlen, "dynamodb Query: %s", why);
+		return STORE_UNAVAILABLE;
+	}
+	return found ? STORE_OK : STORE_NOT_FOUND;
+}
+
+static enum store_status
+dynamo_put(struct store *s, const char *name, size_t len, char *err,
+    size_t errlen)
+{
+	enum store_status	 st;
+	char			 why[200];
+
+	buf_reset(&s->body);
+	if (dynamo_put_body(&s->body, cfg.table, name, len) == -1) {
+		snprintf(err, errlen, "dynamodb PutItem: cannot build request");
+		return STORE_UNAVAILABLE;
+	}
+	if ((st = call(s, "PutItem", err, errlen)) != STORE_OK)
+		return st;
+	if (dynamo_parse_put(s->resp.body.data, s->resp.body.len, why,
+	    sizeof(why)) != DYNAMO_PARSED) {
+		snprintf(err, errlen, "dynamodb PutItem: %s", why);
+		return STORE_UNAVAILABLE;
+	}
+	return STORE_OK;
+}
+
+/*
+ * Scan to the end, page by page, handing each name on as it comes: only
+ * one page is ever held. DynamoDB cuts pages at 1 MB and may send an
+ * empty page that still carries a key; a key that does not move on would
+ * loop for ever, so it ends the listing as an error.
+ */
+static enum store_status
+dynamo_list(struct store *s, store_name_fn fn, void *ctx, char *err,
+    size_t errlen)
+{
+	struct json_object	*start = NULL, *next = NULL;
+	enum store_status	 st = STORE_OK;
+	enum dynamo_parse	 p;
+	char			 why[200];
+	unsigned long		 pages = 0;
+
+	for (;;) {
+		buf_reset(&s->body);
+		if (dynamo_scan_body(&s->body, cfg.table, start) == -1) {
+			snprintf(err, errlen, "dynamodb Scan: cannot build "
+			    "request");
+			st = STORE_UNAVAILABLE;
+			break;
+		}
+		if ((st = call(s, "Scan", err, errlen)) != STORE_OK)
+			break;
+		pages++;
+		p = dynamo_parse_scan(s->resp.body.data, s->resp.body.len, fn,
+		    ctx, &next, why, sizeof(why));
+		if (p != DYNAMO_PARSED) {
+			snprintf(err, errlen, "dynamodb Scan page %lu: %s", pages,
+			    why);
+			st = STORE_UNAVAILABLE;
+			break;
+		}
+		if (next == NULL)
+			break;
+		if (start != NULL && json_object_equal(start, next)) {
+			snprintf(err, errlen, "dynamodb Scan page %lu: "
+			    "LastEvaluatedKey did not advance", pages);
+			st = STORE_UNAVAILABLE;
+			break;
+		}
+		json_object_put(start);
+		start = next;
+		next = NULL;
+	}
+	json_object_put(start);
+	json_object_put(next);
+	return st;
+}
+
+const struct store_ops store_dynamodb = {
+	.name = "dynamodb",
+	.setup = dynamo_setup,
+	.teardown = dynamo_teardown,
+	.open = dynamo_open,
+	.close = dynamo_close,
+	.get = dynamo_get,
+	.put = dynamo_put,
+	.list = dynamo_list,
+	.instance_id = dynamo_instance_id,
+};

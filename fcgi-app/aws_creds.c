@@ -17,6 +17,8 @@
 /* After a failed refresh, wait between these while the old ones last. */
 #define RETRY_MIN	1
 #define RETRY_MAX	60
+/* Time one refresh may take from a call's deadline. */
+#define IMDS_REFRESH_MS	2000
 
 void
 aws_creds_wipe(struct aws_creds *c)
@@ -324,8 +326,10 @@ aws_creds_get(struct aws_creds_provider *p, struct http_client *hc,
     size_t errlen)
 {
 	struct aws_creds	 fresh;
+	struct deadline		 imds_dl;
 	char			 why[256];
 	time_t			 now;
+	long			 left;
 	int			 rc;
 
 	aws_creds_wipe(out);
@@ -363,7 +367,13 @@ aws_creds_get(struct aws_creds_provider *p, struct http_client *hc,
 	p->refreshing = 1;
 	p->fetches++;
 	pthread_mutex_unlock(&p->lock);
-	rc = fetch_role(p->imds, hc, dl, &fresh, why, sizeof(why));
+	/*
+	 * A metadata service that hangs must not eat the whole call: with
+	 * the old credentials still good, the request can go on with them.
+	 */
+	left = deadline_left_ms(dl);
+	deadline_start(&imds_dl, left < IMDS_REFRESH_MS ? left : IMDS_REFRESH_MS);
+	rc = fetch_role(p->imds, hc, &imds_dl, &fresh, why, sizeof(why));
 	/* A lock that fails here would leave refreshing set for good. */
 	while (pthread_mutex_lock(&p->lock) != 0)
 		continue;

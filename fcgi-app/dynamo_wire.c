@@ -278,10 +278,22 @@ dynamo_parse_error(const char *body, size_t len, struct dynamo_error *e)
 	}
 	if ((json_object_object_get_ex(o, "message", &v) ||
 	    json_object_object_get_ex(o, "Message", &v)) &&
-	    json_object_is_type(v, json_type_string))
-		copy_str(e->message, sizeof(e->message),
-		    json_object_get_string(v),
-		    (size_t)json_object_get_string_len(v));
+	    json_object_is_type(v, json_type_string)) {
+		s = json_object_get_string(v);
+		n = (size_t)json_object_get_string_len(v);
+		/*
+		 * AWS may append the canonical request it expected, security
+		 * token included, after a blank line: the message is the log
+		 * line, so it ends at the first line break.
+		 */
+		n = strcspn(s, "\r\n") < n ? strcspn(s, "\r\n") : n;
+		if ((hash = strstr(s, "The Canonical String")) != NULL &&
+		    (size_t)(hash - s) < n)
+			n = (size_t)(hash - s);
+		while (n > 0 && s[n - 1] == ' ')
+			n--;
+		copy_str(e->message, sizeof(e->message), s, n);
+	}
 	json_object_put(o);
 }
 

@@ -87,25 +87,22 @@ set_candidate(struct response *resp, const char *name, size_t len, int list)
 	render_scratch_free(scratch);
 }
 
+/* The gate is optional, so unit tests and fuzzers can leave it out. */
 static int
-gate_enter(struct store_gate *g)
+enter(const struct handler_ctx *ctx, long *slot)
 {
-	if (g == NULL)
-		return 1;
-	if (atomic_fetch_add(&g->busy, 1) < g->limit)
-		return 1;
-	atomic_fetch_sub(&g->busy, 1);
-	return 0;
+	*slot = -1;
+	return ctx->gate == NULL || gate_enter(ctx->gate, slot);
 }
 
 static void
-gate_leave(struct store_gate *g)
+leave(const struct handler_ctx *ctx, long slot)
 {
-	if (g != NULL)
-		atomic_fetch_sub(&g->busy, 1);
+	if (ctx->gate != NULL)
+		gate_leave(ctx->gate, slot);
 }
 
-#define GATE_FULL "every store slot is busy: the store is slow or hanging"
+#define GATE_FULL "every store slot is taken and the oldest call is stuck"
 
 struct listing {
 	struct buf		*body;
@@ -137,14 +134,15 @@ handle_list(const struct handler_ctx *ctx, struct response *resp)
 	struct listing		 l = { &resp->body, NULL, 0, 0 };
 	enum store_status	 st;
 	char			 reason[256] = "";
+	long			 slot;
 	int			 status;
 
-	if (!gate_enter(ctx->gate)) {
+	if (!enter(ctx, &slot)) {
 		set_store_failure(resp, 503, "list", GATE_FULL);
 		return;
 	}
 	if ((l.scratch = render_scratch()) == NULL) {
-		gate_leave(ctx->gate);
+		leave(ctx, slot);
 		set_out_of_memory(resp);
 		return;
 	}
@@ -153,7 +151,7 @@ handle_list(const struct handler_ctx *ctx, struct response *resp)
 	 * failure on a later page is still a 503, not a truncated 200.
 	 */
 	st = ctx->ops->list(ctx->store, list_one, &l, reason, sizeof(reason));
-	gate_leave(ctx->gate);
+	leave(ctx, slot);
 	render_scratch_free(l.scratch);
 	if (l.failed) {
 		set_out_of_memory(resp);
@@ -182,6 +180,7 @@ handle_candidate(const struct handler_ctx *ctx, const struct route_match *m,
 	size_t			 len;
 	enum name_err		 e;
 	enum store_status	 st;
+	long			 slot;
 	int			 status;
 
 	if (m->segment_len > sizeof(name))
@@ -192,7 +191,7 @@ handle_candidate(const struct handler_ctx *ctx, const struct route_match *m,
 		set_json_error(resp, 400, name_strerror(e));
 		return;
 	}
-	if (!gate_enter(ctx->gate)) {
+	if (!enter(ctx, &slot)) {
 		set_store_failure(resp, 503, method == METHOD_POST ? "put" :
 		    "get", GATE_FULL);
 		return;
@@ -200,7 +199,7 @@ handle_candidate(const struct handler_ctx *ctx, const struct route_match *m,
 	if (method == METHOD_POST) {
 		st = ctx->ops->put(ctx->store, name, len, reason,
 		    sizeof(reason));
-		gate_leave(ctx->gate);
+		leave(ctx, slot);
 		status = store_status_http(st, 200);
 		if (status == 200)
 			set_candidate(resp, name, len, 0);
@@ -211,7 +210,7 @@ handle_candidate(const struct handler_ctx *ctx, const struct route_match *m,
 		return;
 	}
 	st = ctx->ops->get(ctx->store, name, len, reason, sizeof(reason));
-	gate_leave(ctx->gate);
+	leave(ctx, slot);
 	status = store_status_http(st, 200);
 	if (status == 200)
 		set_candidate(resp, name, len, 1);

@@ -6,10 +6,10 @@
 #ifndef CANDIDATES_HANDLER_H
 #define CANDIDATES_HANDLER_H
 
-#include <stdatomic.h>
 #include <stddef.h>
 
 #include "buf.h"
+#include "gate.h"
 #include "store.h"
 
 #define BODY_MAX	(16 * 1024)		/* bigger bodies: 413 */
@@ -31,18 +31,6 @@ struct response {
 	struct buf	 body;		/* init by the caller, reused */
 	/* One line for the log when the request failed, else empty. */
 	char		 error[512];
-};
-
-/*
- * Bounds how many workers may be inside a store call at once. A store
- * that hangs would otherwise hold every worker until its deadline, and
- * /gtg, which every load balancer polls, would queue behind them until the
- * instance was replaced for an outage that is not its own. Past the limit
- * a data request is a 503 at once; /gtg never waits.
- */
-struct store_gate {
-	atomic_long	 busy;
-	long		 limit;
 };
 
 struct handler_ctx {

@@ -11,7 +11,6 @@
 
 #include "config.h"
 
-#define TIMEOUT_MAX_MS	600000
 /* An attempt with less time than this left is not worth starting. */
 #define ATTEMPT_MIN_MS	50
 
@@ -31,13 +30,8 @@ int
 http_config_from_env(struct http_config *cfg, char *err, size_t errlen)
 {
 	cfg->ca_bundle = NULL;
-	if (config_long("CANDIDATES_TIMEOUT_MS", 1, TIMEOUT_MAX_MS,
-	    HTTP_TIMEOUT_DEFAULT_MS, &cfg->timeout_ms, err, errlen) == -1 ||
-	    config_long("CANDIDATES_CONNECT_TIMEOUT_MS", 1, TIMEOUT_MAX_MS,
-	    HTTP_CONNECT_TIMEOUT_DEFAULT_MS, &cfg->connect_timeout_ms, err,
-	    errlen) == -1)
-		return -1;
-	return 0;
+	return config_timeouts(&cfg->timeout_ms, &cfg->connect_timeout_ms, err,
+	    errlen);
 }
 
 int
@@ -206,6 +200,14 @@ prepare(struct http_client *c, const struct http_request *req,
 	if (c->cfg.ca_bundle != NULL)
 		bad |= curl_easy_setopt(h, CURLOPT_CAINFO, c->cfg.ca_bundle) !=
 		    CURLE_OK;
+	/*
+	 * Trust the one CA file only (the bundle given, else libcurl's
+	 * default): Debian's libcurl also sets a CA directory, which would
+	 * add the system CAs to a test bundle and, worse, stops libcurl from
+	 * caching the parsed file, so every new connection would parse all
+	 * of ca-certificates.crt again inside its connect timeout.
+	 */
+	bad |= curl_easy_setopt(h, CURLOPT_CAPATH, NULL) != CURLE_OK;
 	bad |= curl_easy_setopt(h, CURLOPT_TCP_KEEPALIVE, 1L) != CURLE_OK;
 	bad |= curl_easy_setopt(h, CURLOPT_HTTP_VERSION,
 	    (long)CURL_HTTP_VERSION_1_1) != CURLE_OK;

@@ -20,8 +20,6 @@
 
 #include "buf.h"
 
-#define HTTP_TIMEOUT_DEFAULT_MS		5000
-#define HTTP_CONNECT_TIMEOUT_DEFAULT_MS	1000
 #define HTTP_CAPTURE_VALUE		128
 
 struct http_config {

@@ -30,8 +30,14 @@ struct worker {
 	int		 idle_fd;
 };
 
-/* Workers kept out of store calls, free for /gtg whatever the store does. */
+/*
+ * Workers kept out of store calls, free for /gtg whatever the store does,
+ * and how long the oldest store call may run before the store is taken
+ * to be stuck: a healthy one answers in milliseconds, and load balancers
+ * give up on a health check after about 5 s.
+ */
 #define HEALTH_RESERVE	2
+#define GATE_SUSPECT_MS	1000
 
 struct server {
 	const struct store_ops	*ops;
@@ -200,6 +206,7 @@ free_workers(struct server *s)
 	}
 	free(s->workers);
 	pthread_mutex_destroy(&s->lock);
+	gate_destroy(&s->gate);
 	free(s);
 }
 
@@ -231,9 +238,14 @@ server_start(struct server **out, const struct store_ops *ops, long threads,
 	s->ops = ops;
 	s->instance_id = instance_id;
 	s->nworkers = threads;
-	atomic_init(&s->gate.busy, 0);
 	/* A single worker must serve everything, the store included. */
-	s->gate.limit = threads > HEALTH_RESERVE ? threads - HEALTH_RESERVE : 1;
+	if (gate_init(&s->gate, threads > HEALTH_RESERVE ?
+	    threads - HEALTH_RESERVE : 1, GATE_SUSPECT_MS) != 0) {
+		free(s->workers);
+		free(s);
+		snprintf(err, errlen, "cannot set up the store gate");
+		return -1;
+	}
 	pthread_mutex_init(&s->lock, NULL);
 	/* Every handle first, so a store that will not open stops the start. */
 	for (i = 0; i < threads; i++) {

@@ -555,6 +555,9 @@ dynamo_list(struct store *s, store_name_fn fn, void *ctx, char *err,
 	}
 	json_object_put(start);
 	json_object_put(next);
+	/* A listing grew the answer buffer to a page: give that back. */
+	if (s->resp.body.cap > REQUEST_MAX)
+		buf_free(&s->resp.body);
 	return st;
 }
 

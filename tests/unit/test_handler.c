@@ -272,7 +272,7 @@ test_rows(void **state)
 	buf_free(&resp.body);
 }
 
-/* A full gate turns data requests into quick 503s; /gtg still answers. */
+/* A gate that stays full turns data requests into 503s; /gtg answers. */
 static void
 test_gate(void **state)
 {
@@ -280,18 +280,19 @@ test_gate(void **state)
 	struct handler_ctx	 ctx = { &mem_ops, NULL, "i-0abc", &gate };
 	struct response		 resp;
 	struct request		 req = { "POST", "/candidate/a", 12, 0 };
+	long			 slot;
 
 	(void)state;
 	load("");
 	buf_init(&resp.body, RESPONSE_MAX);
-	atomic_init(&gate.busy, 0);
-	gate.limit = 1;
+	assert_int_equal(gate_init(&gate, 1, 20), 0);
 	handle(&ctx, &req, &resp);
 	assert_int_equal(resp.status, 200);
 	/* The slot was given back. */
-	assert_int_equal(atomic_load(&gate.busy), 0);
+	assert_int_equal(gate.busy, 0);
 
-	atomic_store(&gate.busy, 1);	/* another worker holds the slot */
+	/* Another worker holds the slot, stuck for longer than 20 ms. */
+	assert_int_equal(gate_enter(&gate, &slot), 1);
 	req.target = "/candidate/b", req.target_len = 12;
 	handle(&ctx, &req, &resp);
 	assert_int_equal(resp.status, 503);
@@ -304,7 +305,9 @@ test_gate(void **state)
 	req.target = "/gtg", req.target_len = 4;
 	handle(&ctx, &req, &resp);
 	assert_int_equal(resp.status, 200);
-	assert_int_equal(atomic_load(&gate.busy), 1);
+	assert_int_equal(gate.busy, 1);
+	gate_leave(&gate, slot);
+	gate_destroy(&gate);
 	buf_free(&resp.body);
 }
 

@@ -11,16 +11,10 @@
  * from the repository root (where `make unit` runs), which is where CI
  * keeps shared/ beside the clone.
  */
-#include <stdarg.h>
-#include <stddef.h>
-#include <setjmp.h>
-#include <stdint.h>
-#include <cmocka.h>
+#include "unit.h"
 
 #include <dirent.h>
-#include <stdio.h>
 #include <stdlib.h>
-#include <string.h>
 #include <sys/stat.h>
 
 #include <json-c/json.h>
@@ -120,11 +114,11 @@ json_flag(struct json_object *o, const char *key)
 static void
 parse_context(const struct suite_case *c, struct parsed *p)
 {
-	struct json_object	*ctx, *creds, *v;
+	struct json_object	*ctx, *creds = NULL, *v;
 	struct tm		 tm;
 	const char		*ts, *tok, *end;
 	char			*text;
-	time_t			 t;
+	time_t			 t = 0;
 
 	if ((text = slurp(c, "context.json", NULL)) == NULL)
 		fail_msg("%s: no context.json", c->name);

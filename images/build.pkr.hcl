@@ -1,0 +1,68 @@
+# One build, one source per cloud (only AWS so far): every cloud's image is
+# provisioned by the same steps, so they all serve the same thing.
+
+locals {
+  # A UTC timestamp that sorts, and is valid in every cloud's image names.
+  stamp = formatdate("YYYYMMDD-hhmmss", timestamp())
+  # Everything the scripts take, so the build and the test run them alike.
+  provision_env = [
+    "SRC=/tmp/candidates",
+    "WEB=${var.web_server}",
+    "WEB_PORT=${var.web_port}",
+    "WEB_ADDR=${var.web_address}",
+  ]
+  sudo = "chmod +x {{ .Path }}; sudo env {{ .Vars }} {{ .Path }}"
+}
+
+build {
+  sources = ["source.amazon-ebs.debian"]
+
+  # The file provisioner needs the destination's parent to exist.
+  provisioner "shell" {
+    inline = ["mkdir -p /tmp/candidates"]
+  }
+
+  # Only what the build needs: the app's source, the web server
+  # configurations and the provisioning files; no state, no credentials.
+  provisioner "file" {
+    sources = [
+      "${var.source_root}/Makefile",
+      "${var.source_root}/fcgi-app",
+      "${var.source_root}/nginx-conf",
+      "${var.source_root}/lighttpd-conf",
+      "${var.source_root}/images",
+    ]
+    destination = "/tmp/candidates/"
+  }
+
+  # Debian's cloud images log in as admin; the scripts need root.
+  provisioner "shell" {
+    execute_command  = local.sudo
+    environment_vars = local.provision_env
+    scripts = [
+      "${var.source_root}/images/provision/packages.sh",
+      "${var.source_root}/images/provision/app.sh",
+      "${var.source_root}/images/provision/web.sh",
+      "${var.source_root}/images/provision/units.sh",
+    ]
+  }
+
+  provisioner "shell" {
+    only             = ["amazon-ebs.debian"]
+    execute_command  = local.sudo
+    environment_vars = ["AWS_REGION=${var.aws_region}"]
+    script           = "${var.source_root}/images/provision/aws-ssm-agent.sh"
+  }
+
+  provisioner "shell" {
+    execute_command  = local.sudo
+    environment_vars = local.provision_env
+    script           = "${var.source_root}/images/provision/cleanup.sh"
+  }
+
+  # infra/deploy.sh reads the new image's id from here.
+  post-processor "manifest" {
+    output     = "${var.source_root}/build/packer-manifest.json"
+    strip_path = true
+  }
+}

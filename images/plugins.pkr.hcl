@@ -1,0 +1,13 @@
+# The plugins a current Packer (1.7 and later) installs with `packer init`.
+# Kept alone in this file because Debian's packer 1.6.6, which validates the
+# template in `make test`, has the builders built in and rejects this block;
+# infra/deploy.sh leaves this file out when it runs that version.
+# Add azure and googlecompute here with their sources.
+packer {
+  required_plugins {
+    amazon = {
+      source  = "github.com/hashicorp/amazon"
+      version = ">= 1.2.0"
+    }
+  }
+}

@@ -1,0 +1,18 @@
+#!/bin/sh
+# Installs the app's systemd unit and its environment file, and enables
+# the app and the web server for the next boot. The instance's user data
+# overwrites the environment file at boot, before the unit starts.
+#
+# Environment: SRC, WEB (nginx or lighttpd).
+set -eu
+
+: "${SRC:?SRC must name the uploaded source directory}"
+: "${WEB:=nginx}"
+
+install -m 0644 "$SRC/images/files/candidates.service" \
+    /etc/systemd/system/candidates.service
+install -m 0644 "$SRC/images/files/candidates.env" /etc/default/candidates
+# systemctl only links the units when nothing runs (a chroot); on the build
+# instance, nothing needs to run before the image is taken either.
+systemctl enable candidates.service "$WEB.service"
+echo "units.sh: candidates.service and $WEB.service enabled"

@@ -1,0 +1,57 @@
+# Settings shared by every cloud's source; each source adds its own below.
+
+variable "source_root" {
+  type        = string
+  description = "The repository checkout whose app, web server configurations and provisioning scripts go into the image. Relative paths are relative to where packer runs; infra/deploy.sh passes an absolute one."
+  default     = "."
+}
+
+variable "web_server" {
+  type        = string
+  description = "The web server in front of the app: nginx or lighttpd (its configuration comes from nginx-conf/ or lighttpd-conf/)."
+  default     = "nginx"
+}
+
+variable "web_port" {
+  type        = number
+  description = "The port the web server listens on; the load balancer's target group and the instances' security group use the same one."
+  default     = 80
+}
+
+variable "web_address" {
+  type        = string
+  description = "The address the web server listens on; the tests that run the provisioning on this machine use 127.0.0.1."
+  default     = "0.0.0.0"
+}
+
+variable "image_name" {
+  type        = string
+  description = "The image name's prefix; a UTC timestamp is appended so every build is a new image."
+  default     = "candidates"
+}
+
+# AWS
+
+variable "aws_region" {
+  type        = string
+  description = "The region the AMI is built and registered in."
+  default     = "us-east-1"
+}
+
+variable "aws_subnet_id" {
+  type        = string
+  description = "The public subnet the build instance runs in: the one the first Terraform phase made (terraform output packer_subnet_id)."
+  default     = ""
+}
+
+variable "aws_instance_type" {
+  type        = string
+  description = "The build instance's type; x86_64, like the Debian AMI the source filters for."
+  default     = "t3.small"
+}
+
+variable "aws_ssh_cidrs" {
+  type        = list(string)
+  description = "Who may reach the build instance's temporary SSH port: the address packer runs from, as a /32 (infra/deploy.sh finds it)."
+  default     = ["0.0.0.0/0"]
+}

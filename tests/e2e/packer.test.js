@@ -1,0 +1,226 @@
+'use strict';
+// The Packer template in images/: formatted, valid for Debian's packer
+// 1.6.6, and made only of fields that today's plugins also accept, so the
+// same template builds with a current Packer in a user's account.
+
+const { test } = require('node:test');
+const assert = require('node:assert/strict');
+const { execFileSync, spawnSync } = require('node:child_process');
+const fs = require('node:fs');
+const path = require('node:path');
+const zlib = require('node:zlib');
+const steps = require('../infra/packer-steps.js');
+
+const ROOT = path.resolve(__dirname, '..', '..');
+const SCHEMA_FILE = path.resolve(ROOT, '..', 'shared', 'testdata',
+  'packer-plugins-schema.json.gz');
+
+function have(cmd) {
+  return spawnSync('sh', ['-c', `command -v ${cmd}`]).status === 0;
+}
+const NO_PACKER = have('packer') ? false : 'packer is not installed (make test installs it)';
+
+function packer(args, opts = {}) {
+  return spawnSync('packer', args, { encoding: 'utf8', ...opts });
+}
+
+// Packer's own arguments of provisioners and post-processors, which no
+// plugin's schema lists.
+const CORE_ARGS = new Set(['only', 'except', 'pause_before', 'max_retries', 'timeout',
+  'override', 'keep_input_artifact', 'name']);
+
+// Checks one block's fields against the plugin's schema ({a: attributes,
+// b: nested blocks}); returns "where: field" for each unknown one.
+// hcl2json writes a nested block as a list of objects and a map attribute
+// as an object, and the schema says which a name is.
+function unknownFields(block, schema, where, core = new Set()) {
+  const out = [];
+  for (const [k, v] of Object.entries(block)) {
+    if (core.has(k)) continue;
+    if (schema.a && k in schema.a) continue;
+    if (schema.b && k in schema.b) {
+      const list = Array.isArray(v) ? v : [v];
+      list.forEach((inner, i) => out.push(
+        ...unknownFields(inner, schema.b[k], `${where}.${k}[${i}]`)));
+      continue;
+    }
+    out.push(`${where}: ${k}`);
+  }
+  return out;
+}
+
+// Every source, provisioner and post-processor in the template, with the
+// schema entry of its type when a schema is given: [{ where, block, schema }].
+function components(parsed, schema = null) {
+  const out = [];
+  const find = (kind, type) => (schema === null ? null : schema.components[kind]?.[type] ??
+    assert.fail(`${kind} "${type}" is not in the current plugins' schema`));
+  for (const [file, doc] of Object.entries(parsed)) {
+    for (const [type, byName] of Object.entries(doc.source ?? {})) {
+      for (const [name, list] of Object.entries(byName)) {
+        for (const block of list) {
+          out.push({ where: `${file}: source.${type}.${name}`, block, schema: find('source', type) });
+        }
+      }
+    }
+    for (const build of doc.build ?? []) {
+      for (const [kind, key] of [['provisioner', 'provisioner'], ['post-processor', 'post-processor']]) {
+        for (const [type, list] of Object.entries(build[key] ?? {})) {
+          list.forEach((block, i) => out.push({
+            where: `${file}: ${kind}.${type}[${i}]`, block, schema: find(kind, type),
+          }));
+        }
+      }
+    }
+  }
+  return out;
+}
+
+test('every Packer file is formatted (packer fmt -check)', { skip: NO_PACKER }, () => {
+  const r = packer(['fmt', '-check', '-diff', steps.IMAGES]);
+  assert.equal(r.status, 0, `packer fmt -check:\n${r.stdout}${r.stderr}`);
+});
+
+// Both web servers, since the variable picks the configuration the
+// provisioning installs.
+for (const web of ['nginx', 'lighttpd']) {
+  test(`packer validate passes with web_server=${web} (Debian's packer, offline)`, { skip: NO_PACKER }, () => {
+    const dir = steps.stage();
+    try {
+      const r = packer(['validate', '-var', `source_root=${ROOT}`,
+        '-var', `web_server=${web}`, dir]);
+      assert.equal(r.status, 0, `packer validate:\n${r.stdout}${r.stderr}`);
+    } finally {
+      fs.rmSync(dir, { recursive: true, force: true });
+    }
+  });
+}
+
+// Proof that validate would catch a mistake: the same template with one
+// field the amazon builder does not have, and with a script that is not
+// there, must both fail.
+test('packer validate rejects a template with an unknown field or a missing script', { skip: NO_PACKER }, () => {
+  const rows = [
+    { line: __LINE__(), file: 'aws.pkr.hcl', from: 'encrypt_boot    = true', to: 'encrypt_boot = true\n  no_such_field = 1', says: /Unsupported argument/ },
+    { line: __LINE__(), file: 'build.pkr.hcl', from: 'provision/cleanup.sh', to: 'provision/no-such-script.sh', says: /Failed preparing provisioner/ },
+  ];
+  for (const row of rows) {
+    const dir = steps.stage();
+    try {
+      const f = path.join(dir, row.file);
+      const text = fs.readFileSync(f, 'utf8');
+      assert.ok(text.includes(row.from), `row ${row.line}: ${row.file} has no "${row.from}"`);
+      fs.writeFileSync(f, text.replace(row.from, row.to));
+      const r = packer(['validate', '-var', `source_root=${ROOT}`, dir]);
+      assert.notEqual(r.status, 0, `row ${row.line}: packer validate accepted the broken ${row.file}`);
+      assert.match(r.stdout + r.stderr, row.says, `row ${row.line}: failed for another reason`);
+    } finally {
+      fs.rmSync(dir, { recursive: true, force: true });
+    }
+  }
+});
+
+test('every field the template uses is one the current plugins accept', async () => {
+  const schema = JSON.parse(zlib.gunzipSync(fs.readFileSync(SCHEMA_FILE)));
+  const parsed = await steps.parseAll();
+  const list = components(parsed, schema);
+  const types = list.map((c) => c.where.replace(/^[^:]*: /, '').replace(/\[\d+\]$/, ''));
+  for (const want of ['source.amazon-ebs.debian', 'provisioner.shell', 'provisioner.file', 'post-processor.manifest']) {
+    assert.ok(types.includes(want), `the template has no ${want} (found ${types.join(', ')})`);
+  }
+  const unknown = list.flatMap((c) => unknownFields(c.block, c.schema, c.where,
+    c.where.includes(': source.') ? new Set() : CORE_ARGS));
+  assert.deepEqual(unknown, [], `fields the current plugins do not accept:\n${unknown.join('\n')}`);
+});
+
+// The checker itself, on rows that must and must not pass.
+test('the field check flags unknown attributes and nested fields', () => {
+  const schema = {
+    a: { region: 'cty.String', tags: 'cty.Map(cty.String)' },
+    b: { source_ami_filter: { a: { owners: 'cty.List(cty.String)', filters: 'cty.Map(cty.String)' }, b: {} } },
+  };
+  const rows = [
+    { line: __LINE__(), block: { region: 'x', tags: { Any: 'y' } }, want: [] },
+    { line: __LINE__(), block: { source_ami_filter: [{ owners: ['1'], filters: { name: 'n' } }] }, want: [] },
+    { line: __LINE__(), block: { regoin: 'x' }, want: ['s: regoin'] },
+    { line: __LINE__(), block: { source_ami_filter: [{ owner: ['1'] }] }, want: ['s.source_ami_filter[0]: owner'] },
+    { line: __LINE__(), block: { metadata_options: [{}] }, want: ['s: metadata_options'] },
+  ];
+  for (const row of rows) {
+    assert.deepEqual(unknownFields(row.block, schema, 's'), row.want, `row ${row.line}`);
+  }
+});
+
+test('the required_plugins block is alone in plugins.pkr.hcl and names every source\'s plugin', async () => {
+  const parsed = await steps.parseAll();
+  const plugins = parsed[steps.PLUGINS_FILE];
+  assert.ok(plugins, `images/${steps.PLUGINS_FILE} is missing`);
+  assert.deepEqual(Object.keys(plugins), ['packer'], `${steps.PLUGINS_FILE} must hold the packer block only`);
+  for (const [file, doc] of Object.entries(parsed)) {
+    if (file !== steps.PLUGINS_FILE) assert.ok(!('packer' in doc), `${file} has a packer block, which Debian's packer 1.6.6 rejects`);
+  }
+  const required = Object.assign({}, ...plugins.packer[0].required_plugins);
+  for (const doc of Object.values(parsed)) {
+    for (const type of Object.keys(doc.source ?? {})) {
+      const plugin = type.split('-')[0];
+      assert.ok(required[plugin]?.source === `github.com/hashicorp/${plugin}`,
+        `source ${type} needs required_plugins.${plugin} = github.com/hashicorp/${plugin}`);
+    }
+  }
+});
+
+test('one build lists every source, so other clouds join the same provisioning', async () => {
+  const parsed = await steps.parseAll();
+  const builds = Object.values(parsed).flatMap((d) => d.build ?? []);
+  assert.equal(builds.length, 1, 'one build block');
+  const declared = Object.values(parsed).flatMap((d) => Object.entries(d.source ?? {})
+    .flatMap(([type, byName]) => Object.keys(byName).map((n) => `source.${type}.${n}`)));
+  assert.deepEqual([...builds[0].sources].sort(), declared.sort());
+});
+
+// The image must carry no secret: no credential field in the template, and
+// nothing that looks like a key in what the build uploads.
+test('no credential in the template or the files the build uploads', async () => {
+  const parsed = await steps.parseAll();
+  const forbidden = ['access_key', 'secret_key', 'token', 'ssh_password', 'ssh_private_key_file',
+    'client_secret', 'account_file', 'credentials_json'];
+  for (const c of components(parsed)) {
+    for (const k of forbidden) assert.ok(!(k in c.block), `${c.where} sets ${k}`);
+  }
+  const patterns = [/AKIA[0-9A-Z]{16}/, /-----BEGIN [A-Z ]*PRIVATE KEY-----/, /aws_secret_access_key/i];
+  const walk = (dir) => fs.readdirSync(dir, { withFileTypes: true }).flatMap((e) =>
+    e.isDirectory() ? walk(path.join(dir, e.name)) : [path.join(dir, e.name)]);
+  for (const f of walk(steps.IMAGES)) {
+    const text = fs.readFileSync(f, 'utf8');
+    for (const re of patterns) assert.ok(!re.test(text), `${path.relative(ROOT, f)} matches ${re}`);
+  }
+});
+
+test('Packer runs the provisioning scripts in order, with the settings they read', { skip: NO_PACKER }, async () => {
+  const list = await steps.provisionSteps({ source_root: ROOT, web_server: 'lighttpd', web_port: '8081' });
+  const rel = (s) => path.relative(ROOT, s);
+  assert.deepEqual(list.map((s) => [s.type, (s.scripts ?? (s.script ? [s.script] : [])).map(rel), s.skip]), [
+    ['shell', [], false],
+    ['file', [], false],
+    ['shell', ['packages.sh', 'app.sh', 'web.sh', 'units.sh'].map((f) => `images/provision/${f}`), false],
+    ['shell', ['images/provision/aws-ssm-agent.sh'], true],
+    ['shell', ['images/provision/cleanup.sh'], false],
+  ]);
+  const env = ['SRC=/tmp/candidates', 'WEB=lighttpd', 'WEB_PORT=8081', 'WEB_ADDR=0.0.0.0'];
+  assert.deepEqual(list[2].environment_vars, env);
+  assert.deepEqual(list[4].environment_vars, env);
+  assert.deepEqual(list[3].only, ['amazon-ebs.debian'], 'the SSM agent is for AWS images only');
+  assert.deepEqual(list[3].environment_vars, ['AWS_REGION=us-east-1']);
+  for (const s of list.flatMap((x) => x.scripts ?? (x.script ? [x.script] : []))) {
+    fs.accessSync(s, fs.constants.X_OK);
+  }
+  // What the file provisioner uploads is what the scripts build from.
+  assert.deepEqual(list[1].sources.map(rel), ['Makefile', 'fcgi-app', 'nginx-conf', 'lighttpd-conf', 'images']);
+  assert.equal(list[1].destination, '/tmp/candidates/');
+});
+
+// The line a table row was written on, so a failure names its row.
+function __LINE__() {
+  const line = new Error().stack.split('\n')[2].match(/:(\d+):\d+\)?$/);
+  return line ? Number(line[1]) : 0;
+}

@@ -1,0 +1,162 @@
+'use strict';
+// The image's provisioning, proven for real: tests/infra/vm.sh runs
+// Packer's provisioners on a fresh Debian 12 root (debootstrap, cached in
+// tests/.cache/), starts the units the provisioning enabled the way
+// systemd would at boot, and this test talks HTTP to it on loopback,
+// then runs deploy.sh's validate against it as a user would against the
+// load balancer. Once per web server, since each makes its own image.
+
+const { test } = require('node:test');
+const assert = require('node:assert/strict');
+const { spawn, spawnSync } = require('node:child_process');
+const fs = require('node:fs');
+const path = require('node:path');
+const { request, freePort } = require('../lib/stack.js');
+
+const ROOT = path.resolve(__dirname, '..', '..');
+const VM_SH = path.join(ROOT, 'tests', 'infra', 'vm.sh');
+const CACHE = path.join(ROOT, 'tests', '.cache', 'debian12');
+const DEPLOY = path.join(ROOT, 'infra', 'deploy.sh');
+
+function have(cmd) {
+  return spawnSync('sh', ['-c', `command -v ${cmd}`]).status === 0;
+}
+const SKIP = process.getuid() !== 0 ? 'needs root (chroot and mounts): run make test as root'
+  : !have('debootstrap') ? 'debootstrap is not installed (make test installs it)'
+    : !have('packer') ? 'packer is not installed (make test installs it)'
+      : false;
+
+// Starts vm.sh and resolves once it says ready, with its pids.
+function startVm(web, port, work) {
+  const child = spawn('bash', [VM_SH, '--web', web, '--port', String(port), '--work', work, '--cache', CACHE], {
+    cwd: ROOT, stdio: ['ignore', 'pipe', 'pipe'],
+  });
+  let out = '';
+  child.stdout.on('data', (d) => { out += d; });
+  child.stderr.on('data', (d) => { out += d; });
+  const exited = new Promise((resolve) => child.once('exit', (code, signal) => resolve({ code, signal })));
+  const ready = new Promise((resolve, reject) => {
+    child.stdout.on('data', () => {
+      if (/^ready: http:\/\//m.test(out)) resolve();
+    });
+    exited.then((r) => reject(new Error(`vm.sh exited (${JSON.stringify(r)}) before it was ready:\n${out}`)));
+  });
+  const pids = () => Object.fromEntries([...out.matchAll(/^pid (\S+) (\d+)$/gm)].map((m) => [m[1], Number(m[2])]));
+  return { child, ready, exited, pids, output: () => out };
+}
+
+function status(pid) {
+  return Object.fromEntries(fs.readFileSync(`/proc/${pid}/status`, 'utf8').trim().split('\n')
+    .map((l) => l.split(/:\s*/, 2)));
+}
+
+function run(cmd, args, env = {}) {
+  return new Promise((resolve) => {
+    const c = spawn(cmd, args, { cwd: ROOT, env: { ...process.env, ...env }, stdio: ['ignore', 'pipe', 'pipe'] });
+    let out = '';
+    c.stdout.on('data', (d) => { out += d; });
+    c.stderr.on('data', (d) => { out += d; });
+    c.once('exit', (code) => resolve({ code, out }));
+  });
+}
+
+for (const web of ['nginx', 'lighttpd']) {
+  test(`the image's provisioning serves the API from a Debian 12 chroot (${web})`, { skip: SKIP, timeout: 20 * 60000 }, async (t) => {
+    fs.mkdirSync(path.join(CACHE, 'runs'), { recursive: true });
+    const work = fs.mkdtempSync(path.join(CACHE, 'runs', `${web}-`));
+    const port = await freePort();
+    const vm = startVm(web, port, work);
+    const root = path.join(work, 'root');
+    const url = `http://127.0.0.1:${port}`;
+    let stopped = false;
+    try {
+      await vm.ready;
+      for (const l of vm.output().split('\n').filter((x) => /\] (provisioned|debootstrap|copying)/.test(x))) t.diagnostic(l);
+
+      // The API, through the web server and the socket the units made.
+      let r = await request(url, 'GET', '/gtg');
+      assert.equal(r.status, 200);
+      assert.equal(r.body.length, 0);
+      r = await request(url, 'POST', '/candidate/vm%20test', { body: '' });
+      assert.equal(r.status, 200, r.text);
+      assert.deepEqual(r.json(), { CandidateName: 'vm test' });
+      r = await request(url, 'GET', '/candidate/vm%20test');
+      assert.deepEqual(r.json(), [{ CandidateName: 'vm test' }]);
+      r = await request(url, 'GET', '/candidates');
+      assert.deepEqual(r.json(), [{ CandidateName: 'vm test' }]);
+
+      // And as a user checks a deployment.
+      const v = await run('bash', [DEPLOY, 'aws', 'validate', url], { VALIDATE_TIMEOUT: '10' });
+      assert.equal(v.code, 0, v.out);
+      assert.match(v.out, /✓ good to go\n.*✓ insert\n.*✓ verify\n.*✓ list/);
+
+      // What the unit asked for: the app unprivileged, without new
+      // privileges or capabilities, on a socket only the web server's
+      // group may use, its data where ReadWritePaths= allows.
+      const pids = vm.pids();
+      const app = status(pids['candidates.service']);
+      const uid = (name) => Number(fs.readFileSync(path.join(root, 'etc', 'passwd'), 'utf8')
+        .split('\n').find((l) => l.startsWith(`${name}:`)).split(':')[2]);
+      const gid = (name) => Number(fs.readFileSync(path.join(root, 'etc', 'group'), 'utf8')
+        .split('\n').find((l) => l.startsWith(`${name}:`)).split(':')[2]);
+      assert.equal(app.Name, 'candidates', 'spawn-fcgi must exec the app itself');
+      assert.deepEqual(app.Uid.split('\t').map(Number), Array(4).fill(uid('candidates')));
+      assert.equal(app.NoNewPrivs, '1');
+      assert.equal(BigInt(`0x${app.CapEff}`), 0n);
+      assert.equal(BigInt(`0x${app.CapBnd}`), (1n << 0n) | (1n << 3n) | (1n << 6n) | (1n << 7n),
+        'bounding set: chown, fowner, setgid, setuid');
+      // /run is vm.sh's own tmpfs: seen through the app's root.
+      const sock = fs.statSync(`/proc/${pids['candidates.service']}/root/run/candidates/fcgi.sock`);
+      assert.ok(sock.isSocket());
+      assert.equal(sock.mode & 0o777, 0o660);
+      assert.equal(sock.uid, uid('candidates'));
+      assert.equal(sock.gid, gid('www-data'));
+      assert.ok(fs.statSync(path.join(root, 'var', 'lib', 'candidates', 'candidates.db')).size > 0);
+
+      // What the image must and must not hold.
+      for (const f of ['usr/local/bin/candidates', 'usr/bin/stress-ng', 'etc/default/candidates',
+        'etc/systemd/system/candidates.service', `etc/systemd/system/${web}.service.d/candidates.conf`]) {
+        assert.ok(fs.existsSync(path.join(root, f)), `the image lacks /${f}`);
+      }
+      for (const f of ['usr/bin/gcc', 'usr/bin/cc', 'usr/include/fcgiapp.h', 'tmp/candidates']) {
+        assert.ok(!fs.existsSync(path.join(root, f)), `the image still has /${f}`);
+      }
+      assert.equal(fs.readFileSync(path.join(root, 'etc', 'machine-id'), 'utf8'), '',
+        'every instance must make its own machine id');
+
+      // systemd's own reading of the units, where the host has it.
+      if (have('systemd-analyze')) {
+        const a = spawnSync('systemd-analyze', ['verify', `--root=${root}`, 'candidates.service', `${web}.service`],
+          { encoding: 'utf8' });
+        assert.equal(a.status, 0, `systemd-analyze verify:\n${a.stdout}${a.stderr}`);
+      } else {
+        t.diagnostic('systemd-analyze is not installed: unit syntax not verified');
+      }
+
+      // Stopping like systemd: the web server, then the app, which must
+      // drain and exit 0 on SIGTERM.
+      vm.child.kill('SIGTERM');
+      const end = await vm.exited;
+      stopped = true;
+      assert.equal(end.code, 0, vm.output());
+      assert.match(vm.output(), /stopped candidates\.service \(exit 0\)/);
+      const order = [...vm.output().matchAll(/stopped (\S+)/g)].map((m) => m[1]);
+      assert.deepEqual(order, [`${web}.service`, 'candidates.service']);
+    } catch (err) {
+      err.message += `\n--- vm.sh:\n${vm.output()}`;
+      for (const f of ['provision.log', 'candidates.service.log', `${web}.service.log`]) {
+        const p = path.join(work, f);
+        if (fs.existsSync(p)) err.message += `\n--- ${f} (tail):\n${fs.readFileSync(p, 'utf8').split('\n').slice(-40).join('\n')}`;
+      }
+      throw err;
+    } finally {
+      if (!stopped) {
+        vm.child.kill('SIGTERM');
+        await Promise.race([vm.exited, new Promise((r) => setTimeout(r, 30000).unref())]);
+        vm.child.kill('SIGKILL');
+      }
+      // From this process's mount namespace, where the root has no mounts.
+      fs.rmSync(work, { recursive: true, force: true });
+    }
+  });
+}

@@ -58,20 +58,23 @@ stop() {
 trap 'stop; exit 0' INT TERM
 trap stop EXIT
 
-rm -f "$sock"
-# -n: spawn-fcgi execs the app in place, so $! is the app itself.
-if [ -n "$log" ]; then
-	spawn-fcgi -n -s "$sock" -M 0600 -- "$app" 2>>"$log" &
-else
-	spawn-fcgi -n -s "$sock" -M 0600 -- "$app" &
-fi
-app_pid=$!
-echo "$app_pid" >"$dir/app.pid"
-for _ in $(seq 100); do
-	[ -S "$sock" ] && break
-	kill -0 "$app_pid" 2>/dev/null || { echo "stack.sh: the app did not start" >&2; exit 1; }
-	sleep 0.05
-done
+start_app() {
+	rm -f "$sock"
+	# -n: spawn-fcgi execs the app in place, so $! is the app itself.
+	if [ -n "$log" ]; then
+		spawn-fcgi -n -s "$sock" -M 0600 -- "$app" 2>>"$log" &
+	else
+		spawn-fcgi -n -s "$sock" -M 0600 -- "$app" &
+	fi
+	app_pid=$!
+	echo "$app_pid" >"$dir/app.pid"
+	for _ in $(seq 100); do
+		[ -S "$sock" ] && return 0
+		kill -0 "$app_pid" 2>/dev/null || { echo "stack.sh: the app did not start" >&2; exit 1; }
+		sleep 0.05
+	done
+}
+start_app
 
 case "$web" in
 nginx)
@@ -95,9 +98,27 @@ for _ in $(seq 100); do
 	sleep 0.05
 done
 
-# Whichever stops first takes the other down with it.
+# Whichever stops first takes the other down with it, except that an app
+# killed by a signal (a crash, the OOM killer, kill -9) is started again at
+# once, as systemd's Restart=on-failure does on a VM; more than 5 deaths in
+# 10 s is a crash loop, and the stack stops (systemd's StartLimitBurst).
 set +e
-wait -n "$app_pid" "$web_pid"
-rc=$?
+deaths=0 since=$SECONDS
+while :; do
+	wait -n "$app_pid" "$web_pid"
+	rc=$?
+	if [ "$rc" -gt 128 ] && ! kill -0 "$app_pid" 2>/dev/null &&
+	    kill -0 "$web_pid" 2>/dev/null; then
+		[ $((SECONDS - since)) -ge 10 ] && deaths=0 since=$SECONDS
+		deaths=$((deaths + 1))
+		if [ "$deaths" -le 5 ]; then
+			echo "stack.sh: the app died of signal $((rc - 128)), starting it again" >&2
+			start_app
+			continue
+		fi
+		echo "stack.sh: the app keeps dying, stopping" >&2
+	fi
+	break
+done
 stop
 exit "$rc"

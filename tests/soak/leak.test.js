@@ -1,0 +1,95 @@
+'use strict';
+// The optimised app (build/candidates, as shipped) under valgrind's
+// memcheck, behind nginx, for LEAK_SECONDS (default 15) of load on every
+// route, on SQLite and on DynamoDB (dynalite behind the SigV4 proxy), then
+// SIGTERM: every answer as the contract says, a clean exit, and valgrind's
+// verdict of no invalid access and no definite leak.
+//
+//   make leak        (part of make test)
+
+const assert = require('node:assert/strict');
+const fs = require('node:fs');
+const os = require('node:os');
+const path = require('node:path');
+const { describe, it, after } = require('node:test');
+const { ROOT, startStack, request } = require('../lib/stack');
+const { startLoad, startDynamo, formatCounts, routeIds } = require('./load');
+
+const SECONDS = Number(process.env.LEAK_SECONDS || 15);
+const APP = path.join(ROOT, 'build', 'candidates');
+const WRAPPER = path.join(ROOT, 'tests', 'soak', 'valgrind-app.sh');
+const figures = [];
+
+after(() => console.log(['leak figures:', ...figures.map((f) => `  ${f}`)].join('\n')));
+
+// The numbers valgrind prints at exit.
+function verdict(log) {
+  const errors = /ERROR SUMMARY: (\d+) errors/.exec(log);
+  const definite = /definitely lost: ([\d,]+) bytes/.exec(log);
+  const freed = /All heap blocks were freed/.test(log);
+  return {
+    finished: errors !== null,
+    errors: errors ? Number(errors[1]) : null,
+    definite: definite ? Number(definite[1].replace(/,/g, '')) : (freed ? 0 : null),
+  };
+}
+
+async function leakRun(t, store, env) {
+  assert.ok(fs.existsSync(APP), `${APP} is missing: make build/candidates`);
+  const dir = fs.mkdtempSync(path.join(os.tmpdir(), `fire-leak-${store}-`));
+  const vlog = path.join(dir, 'valgrind.log');
+  // Few threads: valgrind runs one at a time anyway.
+  const stack = await startStack({
+    web: 'nginx', app: WRAPPER, dir, readyTimeoutMs: 60000,
+    env: { ...env, CANDIDATES_THREADS: '4', VALGRIND_APP: APP, VALGRIND_LOG: vlog },
+  });
+  let stats;
+  try {
+    const load = startLoad({ url: stack.url, clients: 4, names: `leak-${store}`, poolSize: 50,
+      timeoutMs: 30000 });
+    await new Promise((r) => setTimeout(r, SECONDS * 1000));
+    stats = await load.stop();
+    assert.equal((await request(stack.url, 'GET', '/gtg')).status, 200);
+  } finally {
+    // Stopping: nginx, then SIGTERM to the app, whose exit valgrind's
+    // leak check follows.
+    await stack.stop({ timeoutMs: 120000 });
+  }
+  const log = fs.readFileSync(vlog, 'utf8');
+  const v = verdict(log);
+  const text = `${store}: ${stats.requests} requests in ${SECONDS} s under valgrind ` +
+    `(${routeIds().length} routes), ${stats.unexpectedCount} unexpected, ` +
+    `${stats.errors} transport errors; valgrind: ${v.errors} errors, ` +
+    `${v.definite} bytes definitely lost`;
+  figures.push(text);
+  t.diagnostic(text);
+  t.diagnostic(formatCounts(stats.counts));
+  assert.ok(v.finished, `valgrind did not finish (killed?):\n${log.slice(-3000)}`);
+  assert.equal(v.errors, 0, `valgrind found errors:\n${log}`);
+  assert.equal(v.definite, 0, `definite leaks:\n${log}`);
+  assert.match(stack.logText(), /candidates: stopped/, 'the app did not drain and stop');
+  assert.deepEqual(stats.unexpected, [], 'answers that break the contract');
+  assert.equal(stats.errors, 0, `transport errors: ${stats.errorSamples.join('; ')}`);
+  // Every route was exercised, several times.
+  for (const id of routeIds()) {
+    const n = Object.entries(stats.counts).filter(([k]) => k.startsWith(`${id} `))
+      .reduce((a, [, c]) => a + c, 0);
+    assert.ok(n >= 3, `route ${id} ran only ${n} times`);
+  }
+  fs.rmSync(dir, { recursive: true, force: true });
+}
+
+describe('no leak and no memory error under valgrind', () => {
+  it('on SQLite', async (t) => {
+    await leakRun(t, 'sqlite', {});
+  });
+
+  it('on DynamoDB (dynalite behind the SigV4 proxy)', async (t) => {
+    const dyn = await startDynamo();
+    try {
+      await leakRun(t, 'dynamodb', dyn.env());
+    } finally {
+      await dyn.stop();
+    }
+  });
+});

@@ -96,7 +96,7 @@ install: build/candidates
 
 # Speed, server CPU per request and memory against nginx's own ceiling and
 # the bare FastCGI floor (tests/bench/). Never part of `make test`: it takes
-# about 20 minutes and wants a quiet machine. BENCH_QUICK=1 for a short pass.
+# about 17 minutes and wants a quiet machine. BENCH_QUICK=1 for a short pass.
 bench:
 	@tests/deps.sh $(DEPS_BUILD) $(DEPS_RUN) $(DEPS_BENCH)
 	$(MAKE) build/candidates build/bench/hello

@@ -63,8 +63,10 @@ set_store_failure(struct response *resp, int status, const char *what,
 	if (status == 503) {
 		resp->retry_after = 1;
 		set_json_error(resp, 503, "store unavailable");
-	} else
-		set_text(resp, 500, "Unable to update");
+	} else if (strcmp(what, "put") == 0)
+		set_text(resp, 500, "Unable to update");	/* the original's */
+	else
+		set_json_error(resp, 500, "store refused the request");
 }
 
 static void

@@ -23,9 +23,10 @@
 //
 // Settings (environment; `make bench BENCH_QUICK=1` for a short pass):
 //   BENCH_QUICK=1          2 s runs, 1 repetition
-//   BENCH_DURATION=s       seconds per run            (default 7: at the
+//   BENCH_DURATION=s       seconds per run            (default 6: at the
 //                          issue's 10 s the 135 runs of a full bench
-//                          take 23 minutes, past its 20-minute budget)
+//                          take 23 minutes, past its 20-minute budget;
+//                          6 s leaves 2 of the 17 minutes for repeats)
 //   BENCH_REPS=n           repetitions                (default 3)
 //   BENCH_CONCURRENCY=list connections                (default 1,16,64)
 //   BENCH_WEB=list         web servers                (default nginx,lighttpd)
@@ -52,7 +53,7 @@ const path = require('node:path');
 const ROOT = path.resolve(__dirname, '..', '..');
 const env = process.env;
 const QUICK = env.BENCH_QUICK === '1';
-const DURATION = num('BENCH_DURATION', QUICK ? 2 : 7);
+const DURATION = num('BENCH_DURATION', QUICK ? 2 : 6);
 const REPS = num('BENCH_REPS', QUICK ? 1 : 3);
 const CONCURRENCY = list('BENCH_CONCURRENCY', '1,16,64').map(Number);
 const WEBS = list('BENCH_WEB', 'nginx,lighttpd');
@@ -387,11 +388,14 @@ async function measureOnce(stack, port, ep, c) {
 
 // How many runs are still to come, and when the bench must be done, so
 // that repeating busy runs cannot make it overrun its budget.
-const plan = { left: 0, deadline: 0 };
+// Time spent waiting for quiet and on repeats is "extra"; the rest, over
+// the runs done, is what a run costs with its share of starting stacks.
+const plan = { left: 0, done: 0, start: 0, extra: 0, deadline: 0 };
 
 // Milliseconds the bench can still spend on waiting and repeating.
 function slack() {
-	return plan.deadline - Date.now() - plan.left * (DURATION * 1000 + 500);
+	const perRun = plan.done ? (Date.now() - plan.start - plan.extra) / plan.done : DURATION * 1000 + 500;
+	return plan.deadline - Date.now() - plan.left * perRun;
 }
 
 function mayRepeat() {
@@ -419,8 +423,11 @@ async function measure(stack, port, ep, c, label) {
 	let best = null;
 	plan.left--;
 	for (let attempt = 0; attempt <= RETRIES; attempt++) {
+		const t0 = Date.now();
 		await waitQuiet();
+		if (attempt === 0) plan.extra += Date.now() - t0;
 		const r = await measureOnce(stack, port, ep, c);
+		if (attempt > 0) plan.extra += Date.now() - t0;
 		lastBusy = r.busyPct > BUSY_PCT;
 		r.attempts = attempt + 1;
 		if (!best || r.busyPct < best.busyPct) best = { ...r };
@@ -431,6 +438,7 @@ async function measure(stack, port, ep, c, label) {
 		    (again ? 'repeating' : 'keeping the quietest attempt'));
 		if (!again) break;
 	}
+	plan.done++;
 	best.busy = best.busyPct > BUSY_PCT;
 	console.log(`  ${label.padEnd(44)} c=${String(c).padEnd(3)} ${fmt(best.rps, 0).padStart(7)} req/s ` +
 	    `p99 ${fmt(best.p99, 2).padStart(6)} ms  ${fmt(best.cpu, 1).padStart(6)} µs/req` +
@@ -734,7 +742,10 @@ function report(variants, started, elapsed) {
 	const repeated = busyRuns.filter((r) => r.attempts > 1).length;
 	const stillBusy = busyRuns.filter((r) => r.busy).length;
 	const tuning = variants.length > 1;
-	const cmd = `make bench${QUICK ? ' BENCH_QUICK=1' : ''}${tuning ? ` BENCH_TUNE="${TUNE.join(' ')}"` : ''}`;
+	// Every setting given, so the line reruns exactly this bench.
+	const settings = Object.keys(env).filter((k) => k.startsWith('BENCH_')).sort()
+		.map((k) => (/^[\w.,:/=-]*$/.test(env[k]) ? `${k}=${env[k]}` : `${k}="${env[k]}"`));
+	const cmd = ['make bench', ...settings].join(' ');
 	const md = [];
 	md.push(`# ${tuning ? 'Tuning' : 'Benchmark'} results`, '');
 	md.push(`- Date: ${stamp} (took ${Math.round(elapsed / 60)} min)`);
@@ -843,6 +854,7 @@ async function main() {
 	const perStack = (web, v) => (web === 'nginx' && v.name === 'shipped' ? 1 : 0) + ENDPOINTS.length + 1;
 	plan.left = REPS * CONCURRENCY.length *
 	    webs.reduce((a, w) => a + variants.reduce((b, v) => b + perStack(w, v), 0), 0);
+	plan.start = t0;
 	plan.deadline = t0 + BUDGET_MIN * 60000;
 	for (let rep = 0; rep < REPS; rep++) {
 		if (variants.length > 1) {

@@ -198,6 +198,13 @@ static const struct row {
 	  TEXT, "Unable to update", NULL, 0, 0, 1 },
 	{ __LINE__, "POST", "/candidate/bob", 0, "", STORE_NOT_FOUND, 0, 500,
 	  TEXT, "Unable to update", NULL, 0, 0, 1 },
+	/* A refused read is no failed update. */
+	{ __LINE__, "GET", "/candidate/bob", 0, "", STORE_REFUSED, 0, 500,
+	  JSON, "{\"error\":\"store refused the request\"}\n", NULL, 0, 0,
+	  1 },
+	{ __LINE__, "GET", "/candidates", 0, "a", STORE_REFUSED, 0, 500,
+	  JSON, "{\"error\":\"store refused the request\"}\n", NULL, 0, 1,
+	  1 },
 	{ __LINE__, "GET", "/candidates", 0, "", X, 0, 404, TEXT, "Not Found",
 	  NULL, 0, 0, 0 },
 	{ __LINE__, "GET", "/candidates", 0, "a,b", X, 0, 200, JSON,

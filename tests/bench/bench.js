@@ -756,13 +756,16 @@ function report(variants, started, elapsed) {
 	md.push(`- Each run: \`taskset -c ${LOAD_CPU} wrk -t1 -c<c> -d${DURATION}s --timeout 5s -s tests/bench/report.lua <url>\` ` +
 	    `(\`post.lua\` for POST) against \`taskset -c ${SERVER_CPU} tests/stack.sh --web <web> --app <app>\`, ` +
 	    `the app on SQLite seeded with ${SEED} names.`);
-	md.push(`- Busy machine: ${repeated} of ${busyRuns.length} runs were repeated because other processes used more than ` +
-	    `${BUSY_PCT}% of a core during them; ${stillBusy} stayed busy after ${RETRIES} repeats (marked *).`);
+	md.push(`- Busy machine: ${stillBusy} of ${busyRuns.length} runs had other processes using more than ${BUSY_PCT}% ` +
+	    `of a core during them (marked *); ${repeated} were repeated (at most ${RETRIES} times each, as the ` +
+	    `${BUDGET_MIN}-minute budget allowed) and the quietest attempt kept.`);
 	md.push('');
 	md.push('CPU µs/req is the utime + stime of the web server\'s processes and the app over a run, divided by the ' +
 	    'requests completed. Figures are medians over repetitions, ±half their range; ratios are taken within ' +
 	    'each repetition, then their median. The ceiling is nginx answering `return 200` from the same ' +
-	    'configuration on a second port; the floor is `tests/bench/hello.c` behind the same configuration.');
+	    'configuration on a second port; the floor is `tests/bench/hello.c` behind the same configuration. ' +
+	    'App RSS is its peak (VmHWM) over a run; in brackets its anonymous memory, the rest being ' +
+	    'shared-library pages.');
 	for (const v of variants) {
 		for (const web of WEBS) {
 			if (!results[v.name]?.[web]) continue;
@@ -792,7 +795,7 @@ function report(variants, started, elapsed) {
 			console.log('');
 			for (const t of targets(v.name, web)) console.log(t);
 		}
-	console.log(`\n${repeated} runs repeated for a busy machine, ${stillBusy} still busy (marked *).`);
+	console.log(`\n${repeated} runs repeated for a busy machine; ${stillBusy} of ${busyRuns.length} still busy (marked *).`);
 	console.log(`wrote ${path.relative(ROOT, path.join(OUT, `${name}.md`))}` +
 	    (tuning ? '' : ` and ${path.relative(ROOT, path.join(OUT, 'cpu-per-request.png'))}`));
 }

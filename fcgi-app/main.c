@@ -1,7 +1,9 @@
 /*
  * candidates: a FastCGI responder for the candidates API. spawn-fcgi (or
  * systemd through it) hands it a listening socket as fd 0; the web server
- * in front connects to that socket.
+ * in front connects to that socket. The process keeps that socket and
+ * serves from a worker process it forks and replaces when it dies
+ * (supervise.h).
  */
 #include <pthread.h>
 #include <signal.h>
@@ -12,6 +14,7 @@
 #include "config.h"
 #include "log.h"
 #include "server.h"
+#include "supervise.h"
 
 #define ID_MAX 256
 
@@ -33,12 +36,13 @@ main(void)
 	struct server	*server;
 	sigset_t	 stop;
 	char		 err[512], id[ID_MAX];
-	int		 sig;
+	int		 sig, status;
 
 	/*
-	 * Workers inherit this mask, so SIGTERM and SIGINT only ever reach
-	 * sigwait below and never interrupt a request in flight. A client
-	 * that hangs up must not kill the process with SIGPIPE.
+	 * The worker process and its threads inherit this mask, so SIGTERM
+	 * and SIGINT only ever reach sigwait below (or the parent's) and
+	 * never interrupt a request in flight. A client that hangs up must
+	 * not kill the process with SIGPIPE.
 	 */
 	sigemptyset(&stop);
 	sigaddset(&stop, SIGTERM);
@@ -55,6 +59,16 @@ main(void)
 		return 1;
 	}
 	instance_id(cfg.store, id, sizeof(id));
+	/*
+	 * The above runs once, in the process that keeps the socket; what
+	 * follows runs in each worker it forks, from a single thread, so
+	 * nothing of the workers' (threads, store handles, libfcgi) exists
+	 * in the parent.
+	 */
+	if (supervise(&status) == SUPERVISE_EXIT) {
+		cfg.store->teardown();
+		return status;
+	}
 	if (server_start(&server, cfg.store, cfg.threads, id, err,
 	    sizeof(err)) == -1) {
 		log_line("candidates: %s", err);

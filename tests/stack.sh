@@ -60,7 +60,8 @@ trap stop EXIT
 
 start_app() {
 	rm -f "$sock"
-	# -n: spawn-fcgi execs the app in place, so $! is the app itself.
+	# -n: spawn-fcgi execs the app in place, so $! is the app itself
+	# (the process that keeps the socket; its worker is its child).
 	if [ -n "$log" ]; then
 		spawn-fcgi -n -s "$sock" -M 0600 -- "$app" 2>>"$log" &
 	else
@@ -99,9 +100,11 @@ for _ in $(seq 100); do
 done
 
 # Whichever stops first takes the other down with it, except that an app
-# killed by a signal (a crash, the OOM killer, kill -9) is started again at
-# once, as systemd's Restart=on-failure does on a VM; more than 5 deaths in
-# 10 s is a crash loop, and the stack stops (systemd's StartLimitBurst).
+# killed by a signal (the OOM killer, kill -9) is started again at once, as
+# systemd's Restart=on-failure does on a VM; more than 5 deaths in 10 s is
+# a crash loop, and the stack stops (systemd's StartLimitBurst). A worker
+# that dies is the app's own business: the app forks another and keeps
+# the socket (fcgi-app/supervise.h), and its worker never outlives it.
 set +e
 deaths=0 since=$SECONDS
 while :; do

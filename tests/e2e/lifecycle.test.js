@@ -5,7 +5,7 @@
 // host answered.
 
 const assert = require('node:assert/strict');
-const { spawn } = require('node:child_process');
+const { spawn, spawnSync } = require('node:child_process');
 const fs = require('node:fs');
 const os = require('node:os');
 const path = require('node:path');
@@ -33,8 +33,8 @@ async function exitWithin(stack, ms) {
   return r;
 }
 
-// How many sockets the app holds: its listener plus one per FastCGI
-// connection it has accepted (Linux /proc).
+// How many sockets the app's worker holds: its listener plus one per
+// FastCGI connection it has accepted (Linux /proc).
 function appSockets(pid) {
   let n = 0;
   for (const fd of fs.readdirSync(`/proc/${pid}/fd`)) {
@@ -74,7 +74,7 @@ describe('SIGTERM under load', () => {
         // Writes now wait in the app for the lock another process holds:
         // slow requests the app has accepted and is still working on.
         lock = await holdWriteLock(path.join(dir, 'candidates.db'));
-        const idle = appSockets(stack.appPid);
+        const idle = appSockets(stack.workerPid);
         const slow = Array.from({ length: 4 }, (_, i) => {
           const name = `drain-${i}`;
           const t = { name, res: null, err: null };
@@ -85,7 +85,7 @@ describe('SIGTERM under load', () => {
 
         // Accepted: the app holds a connection for each.
         await waitFor('the app to accept the 4 writes',
-          () => appSockets(stack.appPid) >= idle + slow.length);
+          () => appSockets(stack.workerPid) >= idle + slow.length);
 
         // Fast reads around the signal, on fresh connections.
         const reads = [];
@@ -201,12 +201,12 @@ describe('/gtg?details', () => {
 // listening socket as fd 0 and execs it), here with a broken setting.
 // A start that does not stop is killed after timeoutMs.
 let sockSeq = 0;
-function runApp(env, dir, timeoutMs = 3000) {
+function runApp(env, dir, timeoutMs = 3000, app = SAN_APP) {
   const base = { PATH: process.env.PATH, ...SANITIZER_ENV };
   const sock = path.join(dir, `fcgi-${++sockSeq}.sock`);
   return new Promise((resolve) => {
     const child = spawn('spawn-fcgi', ['-n', '-s', sock, '-M', '0600', '--',
-      SAN_APP], { env: { ...base, ...env }, stdio: ['ignore', 'pipe', 'pipe'] });
+      app], { env: { ...base, ...env }, stdio: ['ignore', 'pipe', 'pipe'] });
     let stdout = '';
     let stderr = '';
     child.stdout.on('data', (d) => { stdout += d; });
@@ -251,6 +251,54 @@ describe('a bad setting stops the start with one line naming it', () => {
       assert.equal(lines.length, 1, `not one line: ${JSON.stringify(r.stderr)}`);
       assert.ok(lines[0].includes(name), `does not name ${name}: ${lines[0]}`);
       assert.equal(r.stdout, '', 'wrote to stdout');
+    });
+  }
+});
+
+// The cloud stores are modules (store_<name>.so) that the app loads from
+// ../lib/candidates, where make install puts them, or from beside itself,
+// as in the build tree. Here a copy of the app sits alone in a directory,
+// with no module, a file that is not one, or one built for another
+// version of the store interface.
+describe('a store module that cannot be loaded stops the start with one line', () => {
+  // Each row puts (or not) a store_dynamodb.so beside the app.
+  const stale = (so, dir) => {
+    const src = path.join(dir, 'stale.c');
+    fs.writeFileSync(src, 'const unsigned store_dynamodb_abi = 0;\n');
+    const cc = spawnSync('cc', ['-shared', '-fPIC', '-o', so, src],
+      { encoding: 'utf8' });
+    assert.equal(cc.status, 0, `cc: ${cc.stderr}`);
+  };
+  const rows = [
+    ['missing', () => {}, /no store_dynamodb\.so in /],
+    ['not a library', (so) => fs.writeFileSync(so, 'not an ELF file\n'),
+      /store_dynamodb\.so: .*(invalid ELF|too short)/],
+    ['built for another version', stale,
+      /store_dynamodb\.so was built for another version/],
+  ];
+  for (const [what, put, want] of rows) {
+    it(what, async () => {
+      const dir = tmpDir('module');
+      try {
+        const app = path.join(dir, 'candidates');
+        fs.copyFileSync(SAN_APP, app);
+        fs.chmodSync(app, 0o755);
+        put(path.join(dir, 'store_dynamodb.so'), dir);
+        const r = await runApp({
+          CANDIDATES_STORE: 'dynamodb', AWS_REGION: 'us-east-1',
+          CANDIDATES_SQLITE_PATH: path.join(dir, 'candidates.db'),
+        }, dir, 3000, app);
+        assertNoSanitizerReport(r.stderr, 'stderr');
+        assert.equal(r.signal, null, `killed by ${r.signal}: it did not stop ` +
+          `the start (stderr: ${JSON.stringify(r.stderr)})`);
+        assert.equal(r.code, 1, `exit status; stderr: ${JSON.stringify(r.stderr)}`);
+        const lines = r.stderr.split('\n').filter((l) => l !== '');
+        assert.equal(lines.length, 1, `not one line: ${JSON.stringify(r.stderr)}`);
+        assert.match(lines[0], /CANDIDATES_STORE dynamodb: /);
+        assert.match(lines[0], want);
+      } finally {
+        fs.rmSync(dir, { recursive: true, force: true });
+      }
     });
   }
 });

@@ -103,6 +103,20 @@ function groupMembers(pgid) {
   return out;
 }
 
+// The app's worker: the process that serves, which the app (the pid in
+// app.pid) forks and replaces when it dies while it keeps the socket
+// itself. null between workers, or when pid has none (Linux /proc).
+function workerOf(pid) {
+  if (!pid) return null;
+  try {
+    const kids = fs.readFileSync(`/proc/${pid}/task/${pid}/children`, 'utf8')
+      .split(' ').filter(Boolean).map(Number);
+    return kids.length > 0 ? kids[0] : null;
+  } catch {
+    return null;
+  }
+}
+
 function alive(pid) {
   if (!pid) return false;
   try {
@@ -139,6 +153,7 @@ async function startOnce({ web, env, app, dir, ownsDir, readyTimeoutMs }) {
   });
 
   let appPid = null;
+  let firstWorkerPid = null;
   let webPid = null;
   let logCache = null;
   const stack = {
@@ -148,7 +163,12 @@ async function startOnce({ web, env, app, dir, ownsDir, readyTimeoutMs }) {
     web,
     logFile: log,
     pid: child.pid,
+    // The app: the parent that keeps the socket, and SIGTERM's target.
     get appPid() { return appPid; },
+    // Its worker now, and the one that answered the first /gtg: a worker
+    // that died and was replaced leaves appPid as it was.
+    get workerPid() { return workerOf(appPid); },
+    get firstWorkerPid() { return firstWorkerPid; },
     get webPid() { return webPid; },
     exited,
     // The app's stderr (its log lines and any sanitizer report).
@@ -213,6 +233,7 @@ async function startOnce({ web, env, app, dir, ownsDir, readyTimeoutMs }) {
   ]);
   if (outcome === 'ready') {
     appPid = readPid(path.join(dir, 'app.pid'));
+    firstWorkerPid = workerOf(appPid);
     webPid = readPid(path.join(dir, 'web.pid'));
     return stack;
   }
@@ -227,7 +248,8 @@ async function startOnce({ web, env, app, dir, ownsDir, readyTimeoutMs }) {
 // Starts a fresh stack. dir: a state directory to use (and keep), such as
 // one whose SQLite file a test restarts on; without it a temporary one is
 // made and removed by stop(). Resolves to
-// { url, port, dir, appPid, webPid, logText(), outputText(), stop() }.
+// { url, port, dir, appPid, workerPid, firstWorkerPid, webPid, logText(),
+// outputText(), stop() }.
 async function startStack({
   web = 'nginx', env = {}, app = SAN_APP, dir = null, readyTimeoutMs = 20000,
 } = {}) {
@@ -396,6 +418,7 @@ module.exports = {
   SAN_APP,
   SANITIZER_ENV,
   startStack,
+  workerOf,
   assertNoSanitizerReport,
   request,
   rawRequest,

@@ -3,7 +3,8 @@
 // memcheck, behind nginx, for LEAK_SECONDS (default 15) of load on every
 // route, on SQLite and on DynamoDB (dynalite behind the SigV4 proxy), then
 // SIGTERM: every answer as the contract says, a clean exit, and valgrind's
-// verdict of no invalid access and no definite leak.
+// verdict of no invalid access and no definite leak, in the app (the parent
+// that keeps the socket) and in the worker it forked, each in its own log.
 //
 //   make leak        (part of make test)
 
@@ -37,6 +38,7 @@ function verdict(log) {
 async function leakRun(t, store, env) {
   assert.ok(fs.existsSync(APP), `${APP} is missing: make build/candidates`);
   const dir = fs.mkdtempSync(path.join(os.tmpdir(), `fire-leak-${store}-`));
+  // A prefix: each process writes valgrind.log.<pid>.
   const vlog = path.join(dir, 'valgrind.log');
   // Valgrind runs one thread at a time, some 20 times slower: more
   // store slots (threads - 2) than clients, and deadlines to match, so a
@@ -60,20 +62,31 @@ async function leakRun(t, store, env) {
     // leak check follows.
     await stack.stop({ timeoutMs: 120000 });
   }
-  const log = fs.readFileSync(vlog, 'utf8');
+  // The app's own log first, then its worker's.
+  const mine = `valgrind.log.${stack.appPid}`;
+  const files = fs.readdirSync(dir).filter((f) => f.startsWith('valgrind.log.'))
+    .sort((a, b) => (b === mine) - (a === mine));
+  const logs = files.map((f) => fs.readFileSync(path.join(dir, f), 'utf8'));
   const appLog = stack.logText();
   fs.rmSync(dir, { recursive: true, force: true });
-  const v = verdict(log);
+  const vs = logs.map(verdict);
   const text = `${store}: ${stats.requests} requests in ${SECONDS} s under valgrind ` +
     `(${routeIds().length} routes), ${stats.unexpectedCount} unexpected, ` +
-    `${stats.errors} transport errors; valgrind: ${v.errors} errors, ` +
-    `${v.definite} bytes definitely lost`;
+    `${stats.errors} transport errors; valgrind, app and worker: ` +
+    `${vs.map((v) => v.errors).join(' and ')} errors, ` +
+    `${vs.map((v) => v.definite).join(' and ')} bytes definitely lost`;
   figures.push(text);
   t.diagnostic(text);
   t.diagnostic(formatCounts(stats.counts));
-  assert.ok(v.finished, `valgrind did not finish (killed?):\n${log.slice(-3000)}`);
-  assert.equal(v.errors, 0, `valgrind found errors:\n${log}`);
-  assert.equal(v.definite, 0, `definite leaks:\n${log}`);
+  // The app and its one worker: none died and was replaced.
+  assert.ok(files[0] === mine && logs.length === 2, `${files.join(', ')}: not the app's ` +
+    `(${mine}) and its worker's:\n${logs.map((l) => l.slice(-1500)).join('\n----\n')}`);
+  logs.forEach((log, i) => {
+    const v = vs[i];
+    assert.ok(v.finished, `valgrind did not finish (killed?):\n${log.slice(-3000)}`);
+    assert.equal(v.errors, 0, `valgrind found errors:\n${log}`);
+    assert.equal(v.definite, 0, `definite leaks:\n${log}`);
+  });
   assert.match(appLog, /candidates: stopped/, 'the app did not drain and stop');
   assert.deepEqual(stats.unexpected, [], 'answers that break the contract; the app said:\n' +
     appLog.split('\n').filter((l) => / [45]\d\d /.test(l)).slice(0, 10).join('\n'));

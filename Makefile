@@ -27,6 +27,19 @@ SRCS	:= $(wildcard fcgi-app/*.c)
 LIBSRCS	:= $(filter-out fcgi-app/main.c,$(SRCS))
 UNITS	:= $(patsubst tests/unit/%.c,%,$(wildcard tests/unit/test_*.c))
 
+# The cloud stores are modules, build/store_<name>.so, that the app loads
+# only when CANDIDATES_STORE names one (fcgi-app/store.c): libcurl and
+# OpenSSL, with the thirty-odd libraries Debian builds libcurl against,
+# would cost every SQLite server megabytes of relocated pages. The app
+# links the rest and exports its functions (-rdynamic) to the modules.
+# Each build of the app comes with its modules, beside it.
+MODULES	 = dynamodb
+MOD_SRCS_dynamodb = $(addprefix fcgi-app/,sigv4.c aws_creds.c aws_imds.c \
+	   http_client.c dynamo_wire.c store_dynamodb.c)
+MOD_PKGS_dynamodb = json-c libcurl libcrypto
+APP_SRCS := $(filter-out $(foreach m,$(MODULES),$(MOD_SRCS_$(m))),$(SRCS))
+APP_LIBS := $(shell pkg-config --libs fcgi json-c sqlite3 2>/dev/null) -ldl
+
 # Debian packages: building, running, and testing.
 DEPS_BUILD = build-essential pkg-config libfcgi-dev libjson-c-dev \
 	     libsqlite3-dev libcurl4-openssl-dev libssl-dev
@@ -42,16 +55,30 @@ DEPS_BENCH = wrk gnuplot-nox nodejs:node
 
 all: build/candidates
 
-build/candidates: $(SRCS) fcgi-app/*.h Makefile
+build/candidates: $(APP_SRCS) fcgi-app/*.h Makefile \
+    $(MODULES:%=build/store_%.so)
 	@mkdir -p build
-	$(CC) $(CPPFLAGS) $(ALL_CFLAGS) -o $@ $(SRCS) $(PKG_LIBS) -pthread
+	$(CC) $(CPPFLAGS) $(ALL_CFLAGS) -rdynamic -o $@ $(APP_SRCS) \
+	    $(APP_LIBS) -pthread
 
 # The same program under AddressSanitizer and UndefinedBehaviorSanitizer,
 # which every end-to-end test runs.
-build/san/candidates: $(SRCS) fcgi-app/*.h Makefile
+build/san/candidates: $(APP_SRCS) fcgi-app/*.h Makefile \
+    $(MODULES:%=build/san/store_%.so)
 	@mkdir -p build/san
-	$(CC) $(CPPFLAGS) $(WARN) $(SAN) $(PKG_CFLAGS) -pthread -o $@ $(SRCS) \
-	    $(PKG_LIBS) -pthread
+	$(CC) $(CPPFLAGS) $(WARN) $(SAN) $(PKG_CFLAGS) -pthread -rdynamic -o $@ \
+	    $(APP_SRCS) $(APP_LIBS) -pthread
+
+.SECONDEXPANSION:
+build/store_%.so: $$(MOD_SRCS_$$*) fcgi-app/*.h Makefile
+	@mkdir -p build
+	$(CC) $(CPPFLAGS) $(ALL_CFLAGS) -fPIC -shared -o $@ $(MOD_SRCS_$*) \
+	    $$(pkg-config --libs $(MOD_PKGS_$*)) -pthread
+
+build/san/store_%.so: $$(MOD_SRCS_$$*) fcgi-app/*.h Makefile
+	@mkdir -p build/san
+	$(CC) $(CPPFLAGS) $(WARN) $(SAN) $(PKG_CFLAGS) -pthread -fPIC -shared \
+	    -o $@ $(MOD_SRCS_$*) $$(pkg-config --libs $(MOD_PKGS_$*)) -pthread
 
 build/san/test_%: tests/unit/test_%.c $(LIBSRCS) fcgi-app/*.h tests/unit/*.h Makefile
 	@mkdir -p build/san
@@ -91,8 +118,10 @@ test: deps-test
 check: unit e2e fuzz-quick leak fleet-quick
 
 install: build/candidates
-	install -d $(DESTDIR)$(PREFIX)/bin
+	install -d $(DESTDIR)$(PREFIX)/bin $(DESTDIR)$(PREFIX)/lib/candidates
 	install -m 0755 build/candidates $(DESTDIR)$(PREFIX)/bin/candidates
+	install -m 0644 $(MODULES:%=build/store_%.so) \
+	    $(DESTDIR)$(PREFIX)/lib/candidates/
 
 # Speed, server CPU per request and memory against nginx's own ceiling and
 # the bare FastCGI floor (tests/bench/). Never part of `make test`: it takes

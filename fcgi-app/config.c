@@ -54,14 +54,8 @@ config_read(struct config *cfg, char *err, size_t errlen)
 {
 	const char	*name = config_str("CANDIDATES_STORE", "sqlite");
 
-	char		 names[128];
-
-	if ((cfg->store = store_find(name)) == NULL) {
-		store_names(names, sizeof(names));
-		snprintf(err, errlen, "CANDIDATES_STORE must be one of: %s",
-		    names);
+	if ((cfg->store = store_load(name, err, errlen)) == NULL)
 		return -1;
-	}
 	/* Checked here whatever the store, so a typo never waits for use. */
 	if (config_timeouts(&cfg->timeout_ms, &cfg->connect_timeout_ms, err,
 	    errlen) == -1)

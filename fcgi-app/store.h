@@ -55,12 +55,27 @@ struct store_ops {
 	int	(*instance_id)(char *out, size_t outlen);
 };
 
-/* The backend named by value, or NULL. */
-const struct store_ops *store_find(const char *value);
-/* "sqlite, dynamodb, ...": the values store_find knows, for messages. */
-void	store_names(char *out, size_t outlen);
+/*
+ * The backend named by value (a CANDIDATES_STORE value), compiled in or
+ * loaded from its module. NULL when value names no store or its module
+ * cannot be loaded, with err saying which.
+ */
+const struct store_ops *store_load(const char *value, char *err,
+	    size_t errlen);
+
+/*
+ * A store built as a module, store_<name>.so, exports its table as
+ * store_<name> and, with STORE_MODULE(name), the version of this interface
+ * it was built against. Change STORE_ABI whenever struct store_ops or a
+ * function of the app that modules call changes: a stale module is then
+ * refused at start-up instead of crashing later.
+ */
+#define STORE_ABI	1
+#define STORE_MODULE(name) \
+	const unsigned store_##name##_abi = STORE_ABI
 
 extern const struct store_ops store_sqlite;
 extern const struct store_ops store_dynamodb;
+extern const unsigned store_dynamodb_abi;
 
 #endif

@@ -572,3 +572,4 @@ const struct store_ops store_dynamodb = {
 	.list = dynamo_list,
 	.instance_id = dynamo_instance_id,
 };
+STORE_MODULE(dynamodb);

@@ -8,12 +8,15 @@ set -eu
 
 : "${SRC:?SRC must name the uploaded source directory}"
 app=/usr/local/bin/candidates
+# The app, and the store modules it loads when CANDIDATES_STORE names one
+# (libcurl and OpenSSL are theirs alone).
+set -- "$app" /usr/local/lib/candidates/*.so
 
 # The runtime libraries came in as dependencies of the -dev packages, so
 # autoremove would take them too: mark the packages that own what the app
 # links as wanted. ldd prints /lib or /usr/lib paths, while dpkg knows
 # only the one a package ships (Debian 12 merged /usr but dpkg -S did not).
-for lib in $(ldd "$app" | awk '$2 == "=>" && $3 ~ /^\// { print $3 }'); do
+for lib in $(ldd "$@" | awk '$2 == "=>" && $3 ~ /^\// { print $3 }'); do
 	pkg=$(dpkg -S "$lib" 2>/dev/null || dpkg -S "/usr$lib" 2>/dev/null ||
 	    dpkg -S "${lib#/usr}" 2>/dev/null) || {
 		echo "cleanup.sh: no package owns $lib" >&2
@@ -33,7 +36,7 @@ apt-get clean
 rm -rf /var/lib/apt/lists/*
 
 # A library the purge took would only show when the service starts.
-if ldd "$app" | grep 'not found'; then
+if ldd "$@" | grep 'not found'; then
 	echo "cleanup.sh: the app lost a library" >&2
 	exit 1
 fi

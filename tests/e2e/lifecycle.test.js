@@ -1,8 +1,8 @@
 'use strict';
 // Starting and stopping: SIGTERM under load drains every request the app
-// accepted and exits 0; a bad setting stops the start with one line that
-// names it; the SQLite file outlives a restart; /gtg?details says which
-// host answered.
+// accepted and exits 0; a bad setting, or a store module that cannot be
+// loaded, stops the start with one line that names it; the SQLite file
+// outlives a restart; /gtg?details says which host answered.
 
 const assert = require('node:assert/strict');
 const { spawn, spawnSync } = require('node:child_process');
@@ -53,6 +53,19 @@ async function waitFor(what, fn, ms = 10000) {
     assert.ok(Date.now() < end, `timed out after ${ms} ms waiting for ${what}`);
     await sleep(20);
   }
+}
+
+// The start was refused as it should be: exit 1 (no signal, no sanitizer
+// report), nothing on stdout, one line on stderr, which it returns.
+function stoppedWithOneLine(r) {
+  assertNoSanitizerReport(r.stderr, 'stderr');
+  assert.equal(r.signal, null, `killed by ${r.signal}: it did not stop ` +
+    `the start (stderr: ${JSON.stringify(r.stderr)})`);
+  assert.equal(r.code, 1, `exit status; stderr: ${JSON.stringify(r.stderr)}`);
+  const lines = r.stderr.split('\n').filter((l) => l !== '');
+  assert.equal(lines.length, 1, `not one line: ${JSON.stringify(r.stderr)}`);
+  assert.equal(r.stdout, '', 'wrote to stdout');
+  return lines[0];
 }
 
 describe('SIGTERM under load', () => {
@@ -243,14 +256,8 @@ describe('a bad setting stops the start with one line naming it', () => {
     it(`${name}=${value}`, async () => {
       const env = { CANDIDATES_SQLITE_PATH: db, [name]: value };
       const r = await runApp(env, dir);
-      assertNoSanitizerReport(r.stderr, 'stderr');
-      assert.equal(r.signal, null, `killed by ${r.signal}: it did not stop ` +
-        `the start (stderr: ${JSON.stringify(r.stderr)})`);
-      assert.equal(r.code, 1, `exit status; stderr: ${JSON.stringify(r.stderr)}`);
-      const lines = r.stderr.split('\n').filter((l) => l !== '');
-      assert.equal(lines.length, 1, `not one line: ${JSON.stringify(r.stderr)}`);
-      assert.ok(lines[0].includes(name), `does not name ${name}: ${lines[0]}`);
-      assert.equal(r.stdout, '', 'wrote to stdout');
+      const line = stoppedWithOneLine(r);
+      assert.ok(line.includes(name), `does not name ${name}: ${line}`);
     });
   }
 });
@@ -288,14 +295,9 @@ describe('a store module that cannot be loaded stops the start with one line', (
           CANDIDATES_STORE: 'dynamodb', AWS_REGION: 'us-east-1',
           CANDIDATES_SQLITE_PATH: path.join(dir, 'candidates.db'),
         }, dir, 3000, app);
-        assertNoSanitizerReport(r.stderr, 'stderr');
-        assert.equal(r.signal, null, `killed by ${r.signal}: it did not stop ` +
-          `the start (stderr: ${JSON.stringify(r.stderr)})`);
-        assert.equal(r.code, 1, `exit status; stderr: ${JSON.stringify(r.stderr)}`);
-        const lines = r.stderr.split('\n').filter((l) => l !== '');
-        assert.equal(lines.length, 1, `not one line: ${JSON.stringify(r.stderr)}`);
-        assert.match(lines[0], /CANDIDATES_STORE dynamodb: /);
-        assert.match(lines[0], want);
+        const line = stoppedWithOneLine(r);
+        assert.match(line, /CANDIDATES_STORE dynamodb: /);
+        assert.match(line, want);
       } finally {
         fs.rmSync(dir, { recursive: true, force: true });
       }

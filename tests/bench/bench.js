@@ -12,7 +12,8 @@
 // nginx-conf/ or lighttpd-conf/), the app on SQLite seeded with 1000 names.
 // wrk runs on core 0 and the server stack on core 1 (taskset), so the
 // figure that matters, server CPU per request, is the utime + stime of the
-// web server's processes and the app over a run (/proc/<pid>/stat) divided by
+// web server's processes and the app's (the parent that keeps the socket and
+// the worker it forks) over a run (/proc/<pid>/stat) divided by
 // the requests wrk completed. On 2 cores wrk saturates its own core before
 // nginx does, so requests/s says more about wrk than about the service.
 //
@@ -38,7 +39,9 @@
 //   BENCH_BUDGET_MIN=m     no more waiting or repeats once they would take
 //                          the whole bench past m minutes (default 17)
 //   BENCH_TUNE=list        nginx tuning variants to compare with the shipped
-//                          configuration, e.g. "keepalive=8:threads=32";
+//                          configuration, e.g. "keepalive=8:threads=32"
+//                          (keepalive=0: a connection per request;
+//                          app=path: another build of the service);
 //                          writes TUNING.md instead of RESULTS.md
 //   BENCH_APP=path         the service binary         (default build/candidates)
 //   BENCH_OUT=dir          where results go           (default tests/bench)
@@ -164,6 +167,43 @@ function statusKB(pid, name) {
 	}
 }
 
+// What only pid holds, in kB: Private_Clean + Private_Dirty of its
+// smaps_rollup (Linux >= 4.14). Pages it shares are not in it.
+function privateKB(pid) {
+	try {
+		const t = fs.readFileSync(`/proc/${pid}/smaps_rollup`, 'utf8');
+		const kb = (name) => Number(new RegExp(`^${name}:\\s+(\\d+) kB`, 'm').exec(t)?.[1] ?? NaN);
+		const n = kb('Private_Clean') + kb('Private_Dirty');
+		return Number.isNaN(n) ? null : n;
+	} catch {
+		return null;
+	}
+}
+
+// The process of the app that serves: the worker the app forks (it keeps
+// the socket itself), or the app when it has none (the floor's hello.c).
+function servingPid(appPid) {
+	try {
+		const kids = fs.readFileSync(`/proc/${appPid}/task/${appPid}/children`, 'utf8')
+			.split(' ').filter(Boolean).map(Number);
+		return kids.length > 0 ? kids[0] : appPid;
+	} catch {
+		return appPid;
+	}
+}
+
+// The app's memory, in kB: the serving process's peak (VmHWM) and its
+// anonymous memory (RssAnon), each plus what the parent holds alone when
+// there is one; its other pages are the worker's too, counted there.
+function appMemoryKB(appPid) {
+	const pid = servingPid(appPid);
+	const own = pid === appPid ? 0 : privateKB(appPid);
+	const hwm = statusKB(pid, 'VmHWM');
+	const anon = statusKB(pid, 'RssAnon');
+	if (own === null || hwm === null || anon === null) return { rss: null, anon: null };
+	return { rss: hwm + own, anon: anon + own };
+}
+
 // Writing 5 to clear_refs resets VmHWM to the current RSS (Linux >= 4.0),
 // so each run reports its own peak.
 function resetHWM(pid) {
@@ -202,10 +242,16 @@ function get(port, p, method = 'GET') {
 
 // nginx.conf as tests/stack.sh rendered it, plus what this stack needs:
 // the ceiling's server on a second port, and a tuning variant's upstream
-// keep-alive. Derived from the shipped file, never written by hand.
+// keep-alive (0: none). Derived from the shipped file, never written by hand.
 function deriveNginx(conf, { ceilingPort, keepalive }) {
 	let c = conf;
-	if (keepalive) {
+	const pool = /\n\s*upstream\s+(\w+)\s*\{[^}]*?\bserver\s+(unix:[^;\s]+)[^}]*\}\n/.exec(c);
+	if (pool && keepalive === 0) {
+		c = c.replace(pool[0], '\n').replace(/\n\s*fastcgi_keep_conn\s+on;/, '')
+		    .replace(new RegExp(`fastcgi_pass\\s+${pool[1]};`), `fastcgi_pass ${pool[2]};`);
+	} else if (pool && keepalive) {
+		c = c.replace(pool[0], pool[0].replace(/\bkeepalive\s+\d+;/, `keepalive ${keepalive};`));
+	} else if (keepalive) {
 		const m = /fastcgi_pass\s+(unix:[^;]+);/.exec(c);
 		if (!m) throw new Error('nginx.conf: no fastcgi_pass unix:... line to derive the variant from');
 		c = c.replace(m[0], 'fastcgi_pass bench_app;\n            fastcgi_keep_conn on;');
@@ -256,7 +302,8 @@ class Stack {
 		}
 		this.appPid = Number(fs.readFileSync(path.join(this.dir, 'app.pid'), 'utf8'));
 		this.webPid = Number(fs.readFileSync(path.join(this.dir, 'web.pid'), 'utf8'));
-		if (this.web === 'nginx' && (this.opts.ceiling || this.opts.keepalive)) await this.reload();
+		if (this.web === 'nginx' && (this.opts.ceiling || this.opts.keepalive !== undefined))
+			await this.reload();
 	}
 
 	// Rewrites the rendered nginx.conf and reloads it (SIGHUP to the
@@ -284,9 +331,9 @@ class Stack {
 		throw new Error('nginx did not reload the derived configuration');
 	}
 
-	// Every server process: the web server's tree and the app.
+	// Every server process: the web server's tree and the app's.
 	pids() {
-		return [...new Set([...tree(this.webPid), this.appPid])];
+		return [...new Set([...tree(this.webPid), ...tree(this.appPid)])];
 	}
 
 	async stop() {
@@ -351,7 +398,7 @@ function wrk(port, ep, c) {
 // machine's CPU and the app's peak memory over it.
 async function measureOnce(stack, port, ep, c) {
 	const pids = stack.pids();
-	if (stack.appPid) resetHWM(stack.appPid);
+	if (stack.appPid) resetHWM(servingPid(stack.appPid));
 	const before = new Map(pids.map((p) => [p, cpuTicks(p, false)]));
 	const self0 = cpuTicks(process.pid, true);
 	const machine0 = machineTicks();
@@ -360,6 +407,7 @@ async function measureOnce(stack, port, ep, c) {
 	const wall = Number(process.hrtime.bigint() - t0) / 1e3;
 	const machine1 = machineTicks();
 	const self1 = cpuTicks(process.pid, true);
+	const mem = ep.ref === 'ceiling' ? { rss: null, anon: null } : appMemoryKB(stack.appPid);
 	let server = 0;
 	for (const p of pids) {
 		const a = before.get(p);
@@ -378,10 +426,10 @@ async function measureOnce(stack, port, ep, c) {
 		cpu: (server * TICK_US) / Math.max(w.requests, 1),
 		requests: w.requests,
 		errors,
-		rss: ep.ref === 'ceiling' ? null : statusKB(stack.appPid, 'VmHWM'),
+		rss: mem.rss,
 		// The app's own memory; the rest of its RSS is shared-library
 		// pages (libcurl, OpenSSL, SQLite) that other processes share.
-		anon: ep.ref === 'ceiling' ? null : statusKB(stack.appPid, 'RssAnon'),
+		anon: mem.anon,
 		busyPct: Math.max(0, (foreign * TICK_US * 100) / wall),
 	};
 }
@@ -477,7 +525,8 @@ function parseVariant(spec) {
 		const [k, val] = kv.split('=');
 		if (k === 'keepalive') v.keepalive = Number(val);
 		else if (k === 'threads') v.threads = Number(val);
-		else die(`BENCH_TUNE: unknown setting '${k}' in '${spec}' (keepalive=N:threads=T)`);
+		else if (k === 'app') v.app = path.resolve(ROOT, val);
+		else die(`BENCH_TUNE: unknown setting '${k}' in '${spec}' (keepalive=N:threads=T:app=path)`);
 	}
 	return v;
 }
@@ -517,8 +566,15 @@ async function runService(variant, web, rep) {
 	});
 }
 
+// The floor is libfcgi's own loop, a thread blocked on each connection,
+// which only works with a connection per request: kept connections would
+// hold its threads (TUNING.md). So it never gets nginx's keep-alive pool.
+function floorOpts(v) {
+	return { ...v, keepalive: 0 };
+}
+
 async function runFloor(variant, web, rep) {
-	const stack = new Stack(web, HELLO, variant);
+	const stack = new Stack(web, HELLO, floorOpts(variant));
 	await withStacks([stack], async () => {
 		for (const c of CONCURRENCY)
 			record(variant.name, web, FLOOR, c, rep,
@@ -533,8 +589,8 @@ async function runFloor(variant, web, rep) {
 async function runTuning(variants, rep) {
 	const sets = variants.map((v) => ({
 		v,
-		svc: new Stack('nginx', APP, { ceiling: v.name === 'shipped', ...v }),
-		floor: new Stack('nginx', HELLO, v),
+		svc: new Stack('nginx', v.app ?? APP, { ceiling: v.name === 'shipped', ...v }),
+		floor: new Stack('nginx', HELLO, floorOpts(v)),
 	}));
 	await withStacks(sets.flatMap((x) => [x.svc, x.floor]), async () => {
 		for (const x of sets) {
@@ -760,11 +816,15 @@ function report(variants, started, elapsed) {
 	    `of a core during them (marked *); ${repeated} were repeated (at most ${RETRIES} times each, as the ` +
 	    `${BUDGET_MIN}-minute budget allowed) and the quietest attempt kept.`);
 	md.push('');
-	md.push('CPU µs/req is the utime + stime of the web server\'s processes and the app over a run, divided by the ' +
+	md.push('CPU µs/req is the utime + stime of the web server\'s processes and the app\'s (its parent and ' +
+	    'worker) over a run, divided by the ' +
 	    'requests completed. Figures are medians over repetitions, ±half their range; ratios are taken within ' +
 	    'each repetition, then their median. The ceiling is nginx answering `return 200` from the same ' +
-	    'configuration on a second port; the floor is `tests/bench/hello.c` behind the same configuration. ' +
-	    'App RSS is its peak (VmHWM) over a run; in brackets its anonymous memory, the rest being ' +
+	    'configuration on a second port; the floor is `tests/bench/hello.c` behind the same configuration, ' +
+	    'with a FastCGI connection per request (libfcgi\'s own loop ties a thread to each kept connection). ' +
+	    'App RSS is the peak (VmHWM) over a run of its worker, the process that serves, plus what the ' +
+	    'parent that keeps the socket holds alone (Private_Clean + Private_Dirty of its smaps_rollup); ' +
+	    'in brackets the anonymous part (the worker\'s RssAnon plus the same), the rest being ' +
 	    'shared-library pages.');
 	for (const v of variants) {
 		for (const web of WEBS) {
@@ -844,8 +904,10 @@ function tuningTable(variants) {
 
 function describe(v) {
 	if (v.name === 'shipped') return 'the shipped configuration';
-	return [v.keepalive && `fastcgi_keep_conn on, upstream keepalive ${v.keepalive}`,
-		v.threads && `CANDIDATES_THREADS=${v.threads}`].filter(Boolean).join(', ');
+	return [v.keepalive === 0 && 'a FastCGI connection per request',
+		v.keepalive && `fastcgi_keep_conn on, upstream keepalive ${v.keepalive}`,
+		v.threads && `CANDIDATES_THREADS=${v.threads}`,
+		v.app && `the service built as ${path.relative(ROOT, v.app)}`].filter(Boolean).join(', ');
 }
 
 async function main() {

@@ -6,8 +6,10 @@
 //
 // - Straight on the app's socket, as nginx with keep-alive would hold it:
 //   idle kept connections are closed by the app at once, requests in
-//   flight finish with 200, a new connection is refused, and the app exits
-//   0 as soon as the last request is done. Drain times are printed.
+//   flight finish with 200, and so do those already queued on the socket
+//   (the web server sent them before the signal), a new connection is
+//   refused, and the app exits 0 as soon as the last request is done.
+//   Drain times are printed.
 // - Through the shipped nginx config under load: every request answered
 //   before the signal is a 200, and after it the client sees either a 200
 //   or the web server's own 502/503, never a hang or a reset mid-answer.
@@ -147,6 +149,55 @@ describe('SIGTERM drain on kept-alive FastCGI connections', () => {
     } finally {
       if (lock) await lock.release().catch(() => {});
       for (const c of [...idle, ...busy]) c.destroy();
+      await stack.stop();
+    }
+  });
+
+  it('requests queued on the socket before the signal are answered, not reset', async (t) => {
+    // One worker, held by a write: new connections wait in the socket's
+    // queue, their requests sent, as a web server's do under load.
+    const stack = await startStack({ env: { CANDIDATES_THREADS: '1' } });
+    const sock = path.join(stack.dir, 'fcgi.sock');
+    const conns = [];
+    let lock = null;
+    try {
+      lock = await holdWriteLock(path.join(stack.dir, 'candidates.db'));
+      const c = await FcgiConn.connect(sock);
+      conns.push(c);
+      const write = c.request(POST('/candidate/drain-queued')).then((r) => r, (e) => e);
+      await sleep(200);
+      const queued = [];
+      for (let i = 0; i < 3; i++) {
+        const q = await FcgiConn.connect(sock);
+        conns.push(q);
+        queued.push(q.request(GET('/gtg'), undefined, { keep: false }).then((r) => r, (e) => e));
+      }
+      await sleep(200);
+      const gone = watchExit(stack.appPid, 20000);
+      const t0 = Date.now();
+      process.kill(stack.appPid, 'SIGTERM');
+      await sleep(300);
+      const fresh = await tryNew(sock);
+      assert.ok(['refused', 'closed unanswered'].includes(fresh),
+        `a new connection during the drain: ${fresh}`);
+      await lock.release();
+      lock = null;
+      const w = await write;
+      assert.equal(w.status, 200, `the write in flight: ${w.status ?? w}`);
+      const answers = await Promise.all(queued);
+      assert.deepEqual(answers.map((r) => r.status ?? String(r)), [200, 200, 200],
+        'queued requests');
+      const exitAt = await gone;
+      assert.notEqual(exitAt, null, 'the app did not exit within 20 s');
+      const r = await stack.exited;
+      assert.deepEqual({ code: r.code, signal: r.signal }, { code: 0, signal: null },
+        stack.logText());
+      figure(t, `drain with 3 requests queued on the socket behind a write: all answered 200, ` +
+        `new connection ${fresh}, exit 0 after ${exitAt - t0} ms`);
+      assertNoSanitizerReport(stack.logText());
+    } finally {
+      if (lock) await lock.release().catch(() => {});
+      for (const c of conns) c.destroy();
       await stack.stop();
     }
   });

@@ -33,15 +33,18 @@ async function exitWithin(stack, ms) {
   return r;
 }
 
-// How many sockets the app's worker holds: its listener plus one per
-// FastCGI connection it has accepted (Linux /proc).
-function appSockets(pid) {
+// How many of the app's worker threads are serving a request: those not
+// waiting in epoll for one (Linux /proc; the main thread waits for
+// signals). Connections say nothing, as nginx keeps them open between
+// requests.
+function busyThreads(pid) {
   let n = 0;
-  for (const fd of fs.readdirSync(`/proc/${pid}/fd`)) {
+  for (const tid of fs.readdirSync(`/proc/${pid}/task`)) {
+    if (tid === String(pid)) continue;
     try {
-      if (fs.readlinkSync(`/proc/${pid}/fd/${fd}`).startsWith('socket:')) n++;
+      if (fs.readFileSync(`/proc/${pid}/task/${tid}/wchan`, 'utf8') !== 'do_epoll_wait') n++;
     } catch {
-      // Closed between the listing and the look.
+      // Gone between the listing and the look.
     }
   }
   return n;
@@ -87,7 +90,6 @@ describe('SIGTERM under load', () => {
         // Writes now wait in the app for the lock another process holds:
         // slow requests the app has accepted and is still working on.
         lock = await holdWriteLock(path.join(dir, 'candidates.db'));
-        const idle = appSockets(stack.workerPid);
         const slow = Array.from({ length: 4 }, (_, i) => {
           const name = `drain-${i}`;
           const t = { name, res: null, err: null };
@@ -96,9 +98,9 @@ describe('SIGTERM under load', () => {
           return t;
         });
 
-        // Accepted: the app holds a connection for each.
+        // Accepted: a worker thread is on each.
         await waitFor('the app to accept the 4 writes',
-          () => appSockets(stack.workerPid) >= idle + slow.length);
+          () => busyThreads(stack.workerPid) >= slow.length);
 
         // Fast reads around the signal, on fresh connections.
         const reads = [];

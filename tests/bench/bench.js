@@ -52,6 +52,7 @@ const http = require('node:http');
 const net = require('node:net');
 const os = require('node:os');
 const path = require('node:path');
+const { workerOf } = require('../lib/stack.js');
 
 const ROOT = path.resolve(__dirname, '..', '..');
 const env = process.env;
@@ -183,13 +184,7 @@ function privateKB(pid) {
 // The process of the app that serves: the worker the app forks (it keeps
 // the socket itself), or the app when it has none (the floor's hello.c).
 function servingPid(appPid) {
-	try {
-		const kids = fs.readFileSync(`/proc/${appPid}/task/${appPid}/children`, 'utf8')
-			.split(' ').filter(Boolean).map(Number);
-		return kids.length > 0 ? kids[0] : appPid;
-	} catch {
-		return appPid;
-	}
+	return workerOf(appPid) ?? appPid;
 }
 
 // The app's memory, in kB: the serving process's peak (VmHWM) and its

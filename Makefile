@@ -2,6 +2,9 @@
 #
 #   make            build build/candidates (optimised)
 #   make run        install what is missing, build, serve on 127.0.0.1:8080
+#                   (WEB=nginx|lighttpd PORT=8080 STORE=sqlite|dynamodb;
+#                   RUNDIR=var gets the SQLite file, the socket, the pids
+#                   and the rendered web server configuration)
 #   make test       install what is missing, run every check
 #   make install    PREFIX=/usr/local DESTDIR=
 
@@ -10,14 +13,33 @@ DESTDIR	?=
 WEB	?= nginx
 STORE	?= sqlite
 PORT	?= 8080
+RUNDIR	?= var
 
 CC	?= cc
 PKGS	 = fcgi json-c sqlite3 libcurl openssl
 WARN	 = -std=c11 -Wall -Wextra -Werror -Wshadow -Wpointer-arith \
 	   -Wstrict-prototypes -Wmissing-prototypes -Wformat=2
 CPPFLAGS += -D_GNU_SOURCE
+
+# pkg-config for every library. The flags are read quietly, once, so that
+# `make clean`, `make deps` and `make test` work on a machine without the
+# -dev packages yet (`make test` installs them, then re-reads this file).
+# Each rule that compiles checks its packages first ($(call need,...)),
+# so a missing one stops the build with the Debian package to install
+# instead of a compiler error about a header far away.
 PKG_CFLAGS := $(shell pkg-config --cflags $(PKGS) 2>/dev/null)
 PKG_LIBS   := $(shell pkg-config --libs $(PKGS) 2>/dev/null)
+CMOCKA_LIBS := $(shell pkg-config --libs cmocka 2>/dev/null)
+DEB_fcgi      = libfcgi-dev
+DEB_json-c    = libjson-c-dev
+DEB_sqlite3   = libsqlite3-dev
+DEB_libcurl   = libcurl4-openssl-dev
+DEB_openssl   = libssl-dev
+DEB_libcrypto = libssl-dev
+DEB_cmocka    = libcmocka-dev
+need = @$(foreach p,$(sort $(PKGS) $(1)),pkg-config --exists $(p) || { echo \
+	"make: pkg-config finds no $(p): install the Debian package" \
+	"$(DEB_$(p)) (make deps-test installs them all)" >&2; exit 1; };) :
 CFLAGS	?= -O2 -g
 ALL_CFLAGS = $(WARN) $(CFLAGS) $(PKG_CFLAGS) -pthread -fstack-protector-strong
 SAN	 = -O1 -g -fsanitize=address,undefined -fno-sanitize-recover=all \
@@ -38,7 +60,8 @@ MOD_SRCS_dynamodb = $(addprefix fcgi-app/,sigv4.c aws_creds.c aws_imds.c \
 	   http_client.c dynamo_wire.c store_dynamodb.c)
 MOD_PKGS_dynamodb = json-c libcurl libcrypto
 APP_SRCS := $(filter-out $(foreach m,$(MODULES),$(MOD_SRCS_$(m))),$(SRCS))
-APP_LIBS := $(shell pkg-config --libs fcgi json-c sqlite3 2>/dev/null) -ldl
+APP_PKGS  = fcgi json-c sqlite3
+APP_LIBS := $(shell pkg-config --libs $(APP_PKGS) 2>/dev/null) -ldl
 
 # Debian packages: building, running, and testing.
 DEPS_BUILD = build-essential pkg-config libfcgi-dev libjson-c-dev \
@@ -49,7 +72,7 @@ DEPS_TEST  = libcmocka-dev clang nodejs:node npm:npm shellcheck valgrind \
 	     haproxy iproute2:ip
 DEPS_BENCH = wrk gnuplot-nox nodejs:node
 
-.PHONY: all run test install clean deps deps-test unit e2e bench \
+.PHONY: all run test check clang install clean deps deps-test unit e2e bench \
 	fuzz fuzz-quick leak soak fleet fleet-quick \
 	deploy-aws check-env-aws validate load destroy-aws
 
@@ -57,6 +80,7 @@ all: build/candidates
 
 build/candidates: $(APP_SRCS) fcgi-app/*.h Makefile \
     $(MODULES:%=build/store_%.so)
+	$(call need)
 	@mkdir -p build
 	$(CC) $(CPPFLAGS) $(ALL_CFLAGS) -rdynamic -o $@ $(APP_SRCS) \
 	    $(APP_LIBS) -pthread
@@ -65,25 +89,58 @@ build/candidates: $(APP_SRCS) fcgi-app/*.h Makefile \
 # which every end-to-end test runs.
 build/san/candidates: $(APP_SRCS) fcgi-app/*.h Makefile \
     $(MODULES:%=build/san/store_%.so)
+	$(call need)
 	@mkdir -p build/san
 	$(CC) $(CPPFLAGS) $(WARN) $(SAN) $(PKG_CFLAGS) -pthread -rdynamic -o $@ \
 	    $(APP_SRCS) $(APP_LIBS) -pthread
 
 .SECONDEXPANSION:
 build/store_%.so: $$(MOD_SRCS_$$*) fcgi-app/*.h Makefile
+	$(call need,$(MOD_PKGS_$*))
 	@mkdir -p build
 	$(CC) $(CPPFLAGS) $(ALL_CFLAGS) -fPIC -shared -o $@ $(MOD_SRCS_$*) \
 	    $$(pkg-config --libs $(MOD_PKGS_$*)) -pthread
 
 build/san/store_%.so: $$(MOD_SRCS_$$*) fcgi-app/*.h Makefile
+	$(call need,$(MOD_PKGS_$*))
 	@mkdir -p build/san
 	$(CC) $(CPPFLAGS) $(WARN) $(SAN) $(PKG_CFLAGS) -pthread -fPIC -shared \
 	    -o $@ $(MOD_SRCS_$*) $$(pkg-config --libs $(MOD_PKGS_$*)) -pthread
 
 build/san/test_%: tests/unit/test_%.c $(LIBSRCS) fcgi-app/*.h tests/unit/*.h Makefile
+	$(call need,cmocka)
 	@mkdir -p build/san
 	$(CC) $(CPPFLAGS) $(WARN) $(SAN) $(PKG_CFLAGS) -Ifcgi-app -pthread -o $@ \
-	    $< $(LIBSRCS) $(PKG_LIBS) -lcmocka -pthread
+	    $< $(LIBSRCS) $(PKG_LIBS) $(CMOCKA_LIBS) -pthread
+
+# The app, its modules and the unit tests built by clang, warnings as
+# errors, so `make test` proves the code clean on both compilers (the fuzz
+# build covers only the library). Objects, each compiled once.
+CLANG	 = clang
+clang_objs = $(patsubst fcgi-app/%.c,build/clang/obj/%.o,$(1))
+.SECONDARY: $(call clang_objs,$(SRCS))
+
+clang: build/clang/candidates $(MODULES:%=build/clang/store_%.so) \
+    $(addprefix build/clang/,$(UNITS))
+
+build/clang/obj/%.o: fcgi-app/%.c fcgi-app/*.h Makefile
+	$(call need)
+	@mkdir -p build/clang/obj
+	$(CLANG) $(CPPFLAGS) $(ALL_CFLAGS) -fPIC -c -o $@ $<
+
+build/clang/candidates: $(call clang_objs,$(APP_SRCS))
+	$(CLANG) $(ALL_CFLAGS) -rdynamic -o $@ $^ $(APP_LIBS) -pthread
+
+build/clang/store_%.so: $$(call clang_objs,$$(MOD_SRCS_$$*))
+	$(call need,$(MOD_PKGS_$*))
+	$(CLANG) $(ALL_CFLAGS) -shared -o $@ $^ \
+	    $$(pkg-config --libs $(MOD_PKGS_$*)) -pthread
+
+build/clang/test_%: tests/unit/test_%.c tests/unit/*.h fcgi-app/*.h Makefile \
+    $(call clang_objs,$(LIBSRCS))
+	$(call need,cmocka)
+	$(CLANG) $(CPPFLAGS) $(ALL_CFLAGS) -Ifcgi-app -o $@ $< \
+	    $(call clang_objs,$(LIBSRCS)) $(PKG_LIBS) $(CMOCKA_LIBS) -pthread
 
 deps:
 	@tests/deps.sh $(DEPS_BUILD) $(DEPS_RUN) $(RUN_DEPS_$(STORE))
@@ -96,15 +153,16 @@ deps-test:
 # started first and stopped last by tests/lib/local-dynamodb.js.
 RUN_DEPS_dynamodb  = nodejs:node npm:npm openssl:openssl
 RUN_NEEDS_dynamodb = tests/node_modules/.stamp
-RUN_WRAP_dynamodb  = node tests/lib/local-dynamodb.js --dir var --
+RUN_WRAP_dynamodb  = node tests/lib/local-dynamodb.js --dir $(RUNDIR) --
 
 run: deps build/candidates $(RUN_NEEDS_$(STORE))
-	$(RUN_WRAP_$(STORE)) tests/stack.sh --web $(WEB) --port $(PORT) --dir var --app build/candidates
+	$(RUN_WRAP_$(STORE)) tests/stack.sh --web $(WEB) --port $(PORT) --dir $(RUNDIR) --app build/candidates
 
 unit: $(addprefix build/san/,$(UNITS))
 	@set -e; for t in $(UNITS); do echo "== $$t"; build/san/$$t; done
 
-e2e: build/san/candidates tests/node_modules/.stamp
+# build/candidates: e2e/make.test.js runs `make run` and `make install`.
+e2e: build/san/candidates build/candidates tests/node_modules/.stamp
 	cd tests && node --test --test-concurrency=1 e2e/
 
 tests/node_modules/.stamp: tests/package.json tests/package-lock.json
@@ -115,7 +173,7 @@ test: deps-test
 	$(MAKE) check
 
 # Everything test runs, once the packages are there.
-check: unit e2e fuzz-quick leak fleet-quick
+check: unit clang e2e fuzz-quick leak fleet-quick
 
 install: build/candidates
 	install -d $(DESTDIR)$(PREFIX)/bin $(DESTDIR)$(PREFIX)/lib/candidates
@@ -132,6 +190,7 @@ bench:
 	node tests/bench/bench.js
 
 build/bench/hello: tests/bench/hello.c Makefile
+	$(call need)
 	@mkdir -p build/bench
 	$(CC) $(CPPFLAGS) $(ALL_CFLAGS) -o $@ $< $$(pkg-config --libs fcgi) -pthread
 
@@ -146,6 +205,7 @@ FUZZ_SECONDS ?= 120
 FUZZ_QUICK_SECONDS ?= 20
 
 build/fuzz/obj/%.o: fcgi-app/%.c fcgi-app/*.h Makefile
+	$(call need)
 	@mkdir -p build/fuzz/obj
 	$(FUZZ_CC) $(CPPFLAGS) $(WARN) $(SAN) -fsanitize=fuzzer-no-link \
 	    $(PKG_CFLAGS) -pthread -c -o $@ $<
@@ -155,6 +215,7 @@ build/fuzz/libcandidates.a: $(FUZZ_OBJS)
 	ar rcs $@ $(FUZZ_OBJS)
 
 build/fuzz/fuzz_%: tests/fuzz/fuzz_%.c tests/fuzz/fuzz.h build/fuzz/libcandidates.a
+	$(call need)
 	$(FUZZ_CC) $(CPPFLAGS) $(WARN) $(SAN) -fsanitize=fuzzer $(PKG_CFLAGS) \
 	    -Ifcgi-app -pthread -o $@ $< build/fuzz/libcandidates.a \
 	    $(PKG_LIBS) -pthread

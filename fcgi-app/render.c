@@ -27,6 +27,12 @@ add_json_string(struct buf *b, struct json_object *scratch, const char *s,
 	const char	*out;
 	size_t		 outlen;
 
+	/*
+	 * json-c before 0.17 loses a scratch's heap buffer when it is set to
+	 * "" and then to a longer string again (json-c issue #780).
+	 */
+	if (len == 0)
+		return buf_add(b, "\"\"", 2);
 	if (len > (size_t)INT_MAX ||
 	    json_object_set_string_len(scratch, s, (int)len) == 0)
 		return -1;

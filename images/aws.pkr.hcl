@@ -42,7 +42,7 @@ source "amazon-ebs" "debian" {
 
   tags = {
     Name       = "${var.image_name}-${local.stamp}"
-    Project    = "candidates"
+    Project    = var.deployment
     WebServer  = var.web_server
     BuiltAt    = local.stamp
     SourceAMI  = "{{ .SourceAMI }}"
@@ -50,6 +50,6 @@ source "amazon-ebs" "debian" {
   }
   snapshot_tags = {
     Name    = "${var.image_name}-${local.stamp}"
-    Project = "candidates"
+    Project = var.deployment
   }
 }

@@ -24,6 +24,15 @@ variable "web_address" {
   default     = "0.0.0.0"
 }
 
+# The same name as Terraform's var.name (infra/aws), which tags everything
+# Terraform makes Project=<name>: the image carries that tag too, so that
+# destroying one deployment removes its own images and no one else's.
+variable "deployment" {
+  type        = string
+  description = "The deployment the image belongs to: Terraform's var.name (infra/deploy.sh passes it). The AMI and its snapshots are tagged Project=<deployment>."
+  default     = "candidates"
+}
+
 variable "image_name" {
   type        = string
   description = "The image name's prefix; a UTC timestamp is appended so every build is a new image."
@@ -50,8 +59,16 @@ variable "aws_instance_type" {
   default     = "t3.small"
 }
 
+# No default that opens SSH to the world: a direct `packer build` must say
+# who may connect, as infra/deploy.sh does with the caller's address.
 variable "aws_ssh_cidrs" {
   type        = list(string)
-  description = "Who may reach the build instance's temporary SSH port: the address packer runs from, as a /32 (infra/deploy.sh finds it)."
-  default     = ["0.0.0.0/0"]
+  description = "Who may reach the build instance's temporary SSH port: the address packer runs from, as a /32 (infra/deploy.sh finds it). Required, e.g. -var 'aws_ssh_cidrs=[\"203.0.113.7/32\"]'."
+  default     = []
+
+  # Packer 1.6.6 has no alltrue(): every CIDR must parse.
+  validation {
+    condition     = length(var.aws_ssh_cidrs) > 0 && length([for c in var.aws_ssh_cidrs : c if can(cidrhost(c, 0))]) == length(var.aws_ssh_cidrs)
+    error_message = "The aws_ssh_cidrs variable must list who may reach the build instance's SSH port, as CIDRs: pass -var 'aws_ssh_cidrs=[\"YOUR.IP/32\"]' (infra/deploy.sh does)."
+  }
 }

@@ -61,6 +61,15 @@ default_url() {
 	echo "$url"
 }
 
+# The deployment's name: Terraform's var.name, from the state while there
+# is one, else what the next terraform run would use. It tags the images
+# too (Project=<name>), so destroy removes this deployment's images only.
+deployment_name() {
+	local name
+	name=$(tf output -raw name 2>/dev/null) || name=""
+	echo "${name:-${TF_VAR_name:-candidates}}"
+}
+
 check_env() {
 	say "checking the tools and the AWS account"
 	local tool
@@ -111,10 +120,11 @@ apply() {
 	# group as it is; only phase 3 changes it.
 	tf apply -auto-approve -input=false ||
 	    die "phase 1 failed" "fix the error above and run apply again (it resumes), or destroy"
-	local subnet
+	local subnet name
 	subnet=$(tf output -raw packer_subnet_id)
+	name=$(deployment_name)
 
-	say "phase 2/3: the image ($web on Debian 12) in subnet $subnet (packer, about 10 minutes)"
+	say "phase 2/3: the image ($web on Debian 12) for $name in subnet $subnet (packer, about 10 minutes)"
 	local ip dir
 	ip=$(curl -fsS --max-time 10 https://checkip.amazonaws.com) ||
 	    die "cannot find this machine's public address for Packer's SSH rule" \
@@ -124,7 +134,7 @@ apply() {
 	packer build -color=false \
 	    -var "source_root=$root" -var "aws_region=$reg" \
 	    -var "aws_subnet_id=$subnet" -var "web_server=$web" \
-	    -var "aws_ssh_cidrs=[\"$ip/32\"]" "$dir" ||
+	    -var "deployment=$name" -var "aws_ssh_cidrs=[\"$ip/32\"]" "$dir" ||
 	    die "phase 2 (packer) failed; the network from phase 1 is still there" \
 		"fix the error above and run apply again, or destroy"
 	[ "$dir" = "$root/images" ] || rm -rf "$dir"
@@ -208,13 +218,18 @@ validate() {
 	ok "list"
 }
 
-# The group's size, as "desired D, in service N".
+# The group's size, as "desired D, in service N". A failed call (throttled,
+# say) says so on the line, and the load goes on.
 group_size() {
+	local out
 	# shellcheck disable=SC2016 # backquotes are JMESPath literals
-	aws autoscaling describe-auto-scaling-groups --region "$1" \
+	out=$(aws autoscaling describe-auto-scaling-groups --region "$1" \
 	    --auto-scaling-group-names "$2" --output text \
-	    --query 'AutoScalingGroups[0].[DesiredCapacity, length(Instances[?LifecycleState==`InService`])]' |
-	    awk '{ printf "desired %s, in service %s", $1, $2 }'
+	    --query 'AutoScalingGroups[0].[DesiredCapacity, length(Instances[?LifecycleState==`InService`])]' 2>/dev/null) || {
+		printf 'size unknown (describe-auto-scaling-groups failed)'
+		return 0
+	}
+	awk '{ printf "desired %s, in service %s", $1, $2 }' <<<"$out"
 }
 
 load() {
@@ -279,11 +294,13 @@ destroy() {
 	local yes=${1:-}
 	command -v terraform >/dev/null || die "terraform is not installed" "install it"
 	command -v aws >/dev/null || die "aws is not installed" "install the AWS CLI"
-	local reg
+	local reg name
 	reg=$(tf output -raw region 2>/dev/null || region)
+	# Before terraform destroy empties the state it comes from.
+	name=$(deployment_name)
 	if [ "$yes" != --yes ]; then
 		[ -t 0 ] || die "destroy deletes the table and its data" "run it with --yes"
-		printf 'This deletes the deployment in %s, the Candidates table and its data, and the images. Type yes: ' "$reg"
+		printf 'This deletes the deployment %s in %s, the Candidates table and its data, and its images. Type yes: ' "$name" "$reg"
 		local answer
 		read -r answer
 		[ "$answer" = yes ] || die "not destroyed" "type yes to destroy"
@@ -294,20 +311,29 @@ destroy() {
 	    die "terraform destroy failed" "run destroy again; it resumes"
 	rm -f "$tf_dir/image.auto.tfvars"
 
-	say "deregistering the images and deleting their snapshots in $reg"
+	say "deregistering the images of $name (tag Project=$name) and deleting their snapshots in $reg"
+	# Listed first, whole: a failed listing must stop destroy, not look
+	# like a region without images. Later runs have no state to take the
+	# name from, hence TF_VAR_name in what to do.
 	# shellcheck disable=SC2016 # backquotes are JMESPath literals
-	local image snapshots query='Images[].[ImageId, join(`" "`, BlockDeviceMappings[].Ebs.SnapshotId)]'
+	local images image snapshots query='Images[].[ImageId, join(`" "`, BlockDeviceMappings[].Ebs.SnapshotId)]'
+	images=$(aws ec2 describe-images --region "$reg" --owners self \
+	    --filters "Name=tag:Project,Values=$name" --output text --query "$query") ||
+	    die "could not list the images of $name in $reg; they and their snapshots are still there" \
+		"fix the error above, then run destroy again with TF_VAR_name=$name; it resumes"
 	while read -r image snapshots; do
 		[ -n "$image" ] || continue
-		aws ec2 deregister-image --region "$reg" --image-id "$image"
+		aws ec2 deregister-image --region "$reg" --image-id "$image" ||
+		    die "could not deregister $image" "fix the error above, then run destroy again with TF_VAR_name=$name"
 		ok "image $image"
 		local s
 		for s in $snapshots; do
-			aws ec2 delete-snapshot --region "$reg" --snapshot-id "$s"
+			aws ec2 delete-snapshot --region "$reg" --snapshot-id "$s" ||
+			    die "could not delete $s (its image $image is gone, so destroy will not list it again)" \
+				"fix the error above, then: aws ec2 delete-snapshot --region $reg --snapshot-id $s"
 			ok "snapshot $s"
 		done
-	done < <(aws ec2 describe-images --region "$reg" --owners self \
-	    --filters Name=tag:Project,Values=candidates --output text --query "$query")
+	done <<<"$images"
 	say "destroyed"
 }
 

@@ -3,6 +3,11 @@ output "url" {
   value       = var.certificate_arn == "" ? "http://${aws_lb.this.dns_name}" : "https://${aws_lb.this.dns_name}"
 }
 
+output "name" {
+  description = "The deployment's name (var.name): its Project tag, which infra/deploy.sh gives the images too."
+  value       = var.name
+}
+
 output "region" {
   description = "The region, for Packer and the AWS CLI."
   value       = var.region

@@ -41,15 +41,39 @@ function deploy(args, env = {}, timeoutMs = 60000, script = DEPLOY) {
 
 const CHECKS = ['good to go', 'insert', 'verify', 'list'];
 
-test('the deployment and provisioning scripts pass shellcheck', () => {
-  const files = [
-    DEPLOY,
-    ...fs.readdirSync(path.join(ROOT, 'images', 'provision')).filter((f) => f.endsWith('.sh'))
-      .map((f) => path.join(ROOT, 'images', 'provision', f)),
-    ...fs.readdirSync(path.join(ROOT, 'tests', 'infra')).filter((f) => f.endsWith('.sh'))
-      .map((f) => path.join(ROOT, 'tests', 'infra', f)),
-  ];
-  assert.ok(files.length >= 7, `too few scripts found: ${files.join(' ')}`);
+// Every shell script of the repository: *.sh, and any file whose first
+// line starts a shell (.ci/run). Not what git ignores (build/, var/,
+// tests/.cache/, node_modules/, .terraform/), which is not ours.
+function shellScripts(dir = ROOT, out = []) {
+  const skip = new Set(['.git', 'node_modules', '.terraform', '.cache']);
+  for (const e of fs.readdirSync(dir, { withFileTypes: true })) {
+    const p = path.join(dir, e.name);
+    if (e.isDirectory()) {
+      if (!skip.has(e.name) && !(dir === ROOT && ['build', 'var'].includes(e.name))) {
+        shellScripts(p, out);
+      }
+      continue;
+    }
+    if (!e.isFile()) continue;
+    const head = Buffer.alloc(128);
+    const fd = fs.openSync(p, 'r');
+    const n = fs.readSync(fd, head, 0, head.length, 0);
+    fs.closeSync(fd);
+    const first = head.subarray(0, n).toString('latin1').split('\n')[0];
+    if (e.name.endsWith('.sh') || /^#!\s*\S*\/(env\s+)?(ba|da)?sh(\s|$)/.test(first)) {
+      out.push(p);
+    }
+  }
+  return out;
+}
+
+test('every shell script passes shellcheck', () => {
+  const files = shellScripts();
+  // The walk must find what it is meant to, or the test proves nothing.
+  for (const f of [DEPLOY, 'tests/stack.sh', 'tests/deps.sh', '.ci/run',
+    'tests/fuzz/run.sh', 'images/provision/app.sh', 'tests/infra/vm.sh']) {
+    assert.ok(files.includes(path.resolve(ROOT, f)), `${f} not found among ${files.join(' ')}`);
+  }
   const r = spawnSync('shellcheck', files, { encoding: 'utf8' });
   assert.equal(r.status, 0, `shellcheck:\n${r.stdout}${r.stderr}`);
 });
@@ -176,7 +200,15 @@ case "$*" in
 	[ "$STUB_FAIL" != sts ] || { echo "Unable to locate credentials" >&2; exit 255; }
 	echo 123456789012 ;;
 "configure get region") echo us-west-2 ;;
-"ec2 describe-images"*) printf 'ami-0aaa\\tsnap-01 snap-02\\n' ;;
+"ec2 describe-images"*)
+	[ "$STUB_FAIL" != describe-images ] || { echo "An error occurred (RequestLimitExceeded)" >&2; exit 254; }
+	printf 'ami-0aaa\\tsnap-01 snap-02\\n' ;;
+"autoscaling describe-auto-scaling-groups"*)
+	[ "$STUB_FAIL" != describe-asg ] || exit 254
+	printf '3\\t2\\n' ;;
+"ssm send-command"*)
+	[ "$STUB_FAIL" != ssm ] || exit 254
+	echo 0123abcd ;;
 esac`,
   terraform: `echo "terraform $*" >>"$STUB_LOG"
 case "$*" in
@@ -186,6 +218,11 @@ case "$*" in
 *"output -raw packer_subnet_id") printf subnet-0123 ;;
 *"output -raw url") printf http://candi-1.elb.example ;;
 *"output -raw region") printf us-west-2 ;;
+*"output -raw asg_name") [ "$STUB_FAIL" = no-asg ] || printf candidates-asg-1 ;;
+*"output -raw name")
+	# Terraform's var.name from the state; without STUB_NAME, no state.
+	[ -n "$STUB_NAME" ] || { echo "Error: No outputs found" >&2; exit 1; }
+	printf %s "$STUB_NAME" ;;
 esac`,
   packer: `echo "packer $*" >>"$STUB_LOG"
 case "$1" in
@@ -199,7 +236,14 @@ build)
 	[ "$STUB_FAIL" != manifest ] || ami=none
 	printf '{"builds":[{"artifact_id":"us-west-2:%s"}]}' "$ami" >"$src/build/packer-manifest.json" ;;
 esac`,
-  curl: 'echo "curl $*" >>"$STUB_LOG"; echo 203.0.113.7',
+  // checkip's address; for load, the API's answers: one per request of a
+  // curl -K round, and the POST deploy.sh makes first.
+  curl: `echo "curl $*" >>"$STUB_LOG"
+case "$*" in
+*" -K "*) n=$(grep -c '^url = ' "\${@: -1}"); for ((i = 0; i < n; i++)); do echo 200; done ;;
+*/candidate/*) printf '{"CandidateName":"load-test"}\\n200' ;;
+*) echo 203.0.113.7 ;;
+esac`,
 };
 
 function stubbed() {
@@ -216,8 +260,9 @@ function stubbed() {
   fs.writeFileSync(log, '');
   return {
     dir,
-    run: (args, fail = '') => deploy(args, {
+    run: (args, fail = '', env = {}) => deploy(args, {
       PATH: `${path.join(dir, 'bin')}:/usr/bin:/bin`, STUB_LOG: log, STUB_FAIL: fail, AWS_REGION: '',
+      STUB_NAME: '', TF_VAR_name: '', LOAD_CPU: '', ...env,
     }, 60000, path.join(dir, 'infra', 'deploy.sh')),
     calls: () => fs.readFileSync(log, 'utf8').trim().split('\n').filter(Boolean),
     cleanup: () => fs.rmSync(dir, { recursive: true, force: true }),
@@ -241,12 +286,13 @@ test('apply runs the three phases in order and hands the image to the last', asy
       'terraform init -input=false',
       'terraform apply -auto-approve -input=false',
       'terraform output -raw packer_subnet_id',
+      'terraform output -raw name',
       'terraform apply -auto-approve -input=false',
       'terraform output -raw url',
     ]);
     const build = calls.find((c) => c.startsWith('packer build'));
     for (const want of [`source_root=${s.dir}`, 'aws_region=us-west-2', 'aws_subnet_id=subnet-0123',
-      'web_server=nginx', 'aws_ssh_cidrs=["203.0.113.7/32"]']) {
+      'web_server=nginx', 'deployment=candidates', 'aws_ssh_cidrs=["203.0.113.7/32"]']) {
       assert.ok(build.includes(` -var ${want} `), `packer build lacks -var ${want}: ${build}`);
     }
     // Debian's 1.6.6 gets the template without the required_plugins file.
@@ -320,3 +366,104 @@ test('destroy removes the stack, then every image and its snapshots, and asks fi
     s.cleanup();
   }
 });
+
+// The images carry the deployment's name (Terraform's var.name) as their
+// Project tag, and destroy deletes the images of that name only: another
+// deployment in the same region keeps its own. A listing that fails stops
+// destroy before it claims success.
+test('images are tagged with the deployment\'s name, and destroy removes that deployment\'s only', async () => {
+  const rows = [
+    { line: __LINE__(), env: { STUB_NAME: 'blue' }, name: 'blue', code: 0, apply: true },
+    { line: __LINE__(), env: { TF_VAR_name: 'green' }, name: 'green', code: 0 },
+    { line: __LINE__(), env: {}, name: 'candidates', code: 0 },
+    {
+      line: __LINE__(), env: { STUB_NAME: 'blue' }, fail: 'describe-images', name: 'blue', code: 1,
+      says: /\(RequestLimitExceeded\)\ndeploy.sh: could not list the images of blue in us-west-2; they and their snapshots are still there\n  what to do: .*TF_VAR_name=blue/,
+    },
+  ];
+  for (const row of rows) {
+    const s = stubbed();
+    try {
+      const strip = (c) => c.replace(`-chdir=${s.dir}/infra/aws `, '');
+      if (row.apply) {
+        const a = await s.run(['aws', 'apply'], '', row.env);
+        assert.equal(a.code, 0, `row ${row.line}: apply\n${a.out}`);
+        const build = s.calls().find((c) => c.startsWith('packer build')) ?? '';
+        assert.ok(build.includes(` -var deployment=${row.name} `), `row ${row.line}: ${build}`);
+        fs.writeFileSync(path.join(s.dir, 'calls.log'), '');
+      }
+      const r = await s.run(['aws', 'destroy', '--yes'], row.fail ?? '', row.env);
+      assert.equal(r.code, row.code, `row ${row.line}: exit code\n${r.out}`);
+      const calls = s.calls().map(strip);
+      const listing = calls.filter((c) => c.startsWith('aws ec2 describe-images'));
+      assert.equal(listing.length, 1, `row ${row.line}: ${listing.join('\n')}`);
+      assert.deepEqual(listing[0].match(/Name=tag:[^ ]*/g), [`Name=tag:Project,Values=${row.name}`], `row ${row.line}`);
+      assert.ok(listing[0].includes('--owners self'), `row ${row.line}`);
+      const deleted = calls.filter((c) => /deregister-image|delete-snapshot/.test(c));
+      if (row.code === 0) {
+        assert.match(r.out, new RegExp(`==> deregistering the images of ${row.name} \\(tag Project=${row.name}\\)`), `row ${row.line}`);
+        assert.equal(deleted.length, 3, `row ${row.line}: ${deleted.join('\n')}`);
+        assert.match(r.out, /==> destroyed\n$/, `row ${row.line}`);
+      } else {
+        assert.match(r.out, row.says, `row ${row.line}`);
+        assert.deepEqual(deleted, [], `row ${row.line}`);
+        assert.doesNotMatch(r.out, /destroyed/, `row ${row.line}`);
+      }
+    } finally {
+      s.cleanup();
+    }
+  }
+});
+
+// load against a deployment: the group's size on every round line, and
+// with LOAD_CPU=1 stress-ng on the instances through SSM first.
+test('load against a deployment prints the group\'s size and starts stress-ng through SSM', async () => {
+  const URL = 'http://candi-1.elb.example';
+  const SSM = 'aws ssm send-command --region us-west-2 --document-name AWS-RunShellScript'
+    + ' --targets Key=tag:aws:autoscaling:groupName,Values=candidates-asg-1'
+    + ' --parameters commands=["stress-ng --cpu 0 --cpu-load 90 --timeout 1s"]'
+    + ' --query Command.CommandId --output text';
+  const rows = [
+    { line: __LINE__(), cpu: '', code: 0, ssm: false, group: 'desired 3, in service 2' },
+    { line: __LINE__(), cpu: '1', code: 0, ssm: true, group: 'desired 3, in service 2' },
+    { line: __LINE__(), cpu: '', fail: 'describe-asg', code: 0, ssm: false, group: 'size unknown (describe-auto-scaling-groups failed)' },
+    { line: __LINE__(), cpu: '1', fail: 'ssm', code: 1, says: /SSM could not start stress-ng\n  what to do: / },
+    { line: __LINE__(), cpu: '', fail: 'no-asg', code: 1, says: /no Auto Scaling Group in .*'s state\n  what to do: run make deploy-aws first/ },
+  ];
+  for (const row of rows) {
+    const s = stubbed();
+    try {
+      const r = await s.run(['aws', 'load', URL], row.fail ?? '', { LOAD_SECONDS: '1', LOAD_BATCH: '5', LOAD_CPU: row.cpu });
+      assert.equal(r.code, row.code, `row ${row.line}: exit code\n${r.out}`);
+      const calls = s.calls();
+      if (row.code !== 0) {
+        assert.match(r.out, row.says, `row ${row.line}`);
+        assert.ok(!calls.some((c) => c.includes(' -K ')), `row ${row.line}: no load after a failure`);
+        continue;
+      }
+      const rounds = r.out.split('\n').filter((x) => x.startsWith('load: '));
+      assert.ok(rounds.length >= 1, `row ${row.line}\n${r.out}`);
+      for (const l of rounds) {
+        assert.equal(l.replace(/^load: \d+ requests in \d+ s/, ''), ` (200 x5); group: ${row.group}`, `row ${row.line}`);
+      }
+      const asked = calls.filter((c) => c.startsWith('aws autoscaling describe-auto-scaling-groups'));
+      assert.equal(asked.length, rounds.length, `row ${row.line}: one size per round`);
+      for (const c of asked) assert.match(c, /--region us-west-2 --auto-scaling-group-names candidates-asg-1 /, `row ${row.line}`);
+      const ssm = calls.filter((c) => c.startsWith('aws ssm '));
+      assert.deepEqual(ssm, row.ssm ? [SSM] : [], `row ${row.line}`);
+      if (row.ssm) {
+        assert.ok(calls.indexOf(SSM) < calls.findIndex((c) => c.includes(' -K ')), `row ${row.line}: stress-ng before the traffic`);
+        assert.match(r.out, /✓ stress-ng runs on the group's instances for 1 s/, `row ${row.line}`);
+      }
+      assert.match(r.out, /aws autoscaling describe-auto-scaling-groups --region us-west-2 --auto-scaling-group-names candidates-asg-1\n$/, `row ${row.line}`);
+    } finally {
+      s.cleanup();
+    }
+  }
+});
+
+// The line a table row was written on, so a failure names its row.
+function __LINE__() {
+  const line = new Error().stack.split('\n')[2].match(/:(\d+):\d+\)?$/);
+  return line ? Number(line[1]) : 0;
+}

@@ -13,14 +13,15 @@ const { describe, it, before, after } = require('node:test');
 const assert = require('node:assert/strict');
 const fs = require('node:fs');
 const http = require('node:http');
+const net = require('node:net');
 const os = require('node:os');
 const path = require('node:path');
-const { spawnSync } = require('node:child_process');
+const { spawn, spawnSync } = require('node:child_process');
 const {
   PutItemCommand, QueryCommand, BatchWriteItemCommand,
 } = require('@aws-sdk/client-dynamodb');
 const {
-  startStack, request, assertNoSanitizerReport, SAN_APP, SANITIZER_ENV,
+  startStack, request, assertNoSanitizerReport, freePort, ROOT, SAN_APP, SANITIZER_ENV,
 } = require('../lib/stack');
 const { contractSuite, expectJson, expectText, show } = require('../lib/contract');
 const { startDynalite, createTable, TABLE } = require('../lib/dynalite');
@@ -38,6 +39,13 @@ const TIMEOUT_MS = 2000;
 const CONNECT_TIMEOUT_MS = 500;
 const SLACK_MS = 1500;
 const MAX_ATTEMPTS = 3;	// the AWS SDKs' standard retry mode
+// The deadline of the metadata reads at start-up (IMDS_START_MS in
+// fcgi-app/store_dynamodb.c): the instance id must not hold up a start
+// longer than that when there is no metadata service.
+const IMDS_START_MS = 1000;
+// How long a stack takes to become ready under the sanitizers on a busy
+// two-core box, store aside.
+const STARTUP_MS = 5000;
 
 const enc = encodeURIComponent;
 const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
@@ -171,6 +179,16 @@ async function waitForLog(stack, re, ms = 2000) {
   while (!re.test(stack.logText()) && Date.now() - t0 < ms) await sleep(50);
   assert.match(stack.logText(), re, 'the log does not say why');
 }
+
+// The peak resident set of a process (VmHWM), in KiB.
+function peakRssKiB(pid) {
+  const m = /^VmHWM:\s+(\d+) kB$/m.exec(fs.readFileSync(`/proc/${pid}/status`, 'utf8'));
+  assert.ok(m, `no VmHWM for pid ${pid}`);
+  return Number(m[1]);
+}
+
+// The lines of a log that match re.
+const logLines = (text, re) => text.split('\n').filter((l) => re.test(l));
 
 // Up, and still on the worker it started with: the app replaces a
 // worker that dies, so a live app alone would hide a crash.
@@ -322,6 +340,41 @@ describe('dynamodb/nginx with one worker: interop, pagination, connection reuse'
     const again = await listNames(stack.url);
     assert.equal(fx.proxy.faults.length, 0, 'the empty pages were served');
     assertSameNames(again, written, 'GET /candidates with empty pages');
+
+    // Memory: the handler builds the whole answer before it sends it (so
+    // that a failed later page is a 503, not a truncated 200), which holds
+    // the listing once, plus the one Scan page being parsed; never the
+    // table twice. Measured on a worker of its own that does this listing
+    // and nothing else, with ASan's quarantine off: with it on, freed
+    // memory is not reused and the peak counts every byte ever allocated.
+    // Its peak over its idle peak was 14.0-14.2 MB (for 1.6 MB of answer):
+    // most of it is the json-c tree of a 1 MB page (some 3 KB an item) and
+    // the page's and the answer's buffers. Keeping every page until the
+    // end (the table twice: as DynamoDB's JSON and as ours) measured
+    // 15.9 MB; the bound sits between the two. A copy of the answer made
+    // after the pages are freed reuses their memory and shows no more.
+    const GROWTH_BOUND_KIB = 15 * 1024;
+    const mem = await stackWith(appEnv({
+      TC_DYNAMO_TABLE: TBL, CANDIDATES_THREADS: '1',
+      ASAN_OPTIONS: `${SANITIZER_ENV.ASAN_OPTIONS}:quarantine_size_mb=0`,
+    }));
+    try {
+      // Warm: the TLS connection and the credentials, as a request brings.
+      expectText(await request(mem.url, 'GET', '/candidate/warm-up'), 404, 'Not Found');
+      const worker = mem.workerPid;
+      const idle = peakRssKiB(worker);
+      assertSameNames(await listNames(mem.url), written, 'GET /candidates on a fresh worker');
+      assert.equal(mem.workerPid, worker, 'the worker was replaced');
+      const growth = peakRssKiB(worker) - idle;
+      const answer = written.reduce((n, w) => n + Buffer.byteLength(JSON.stringify({ CandidateName: w })) + 1, 0);
+      figure(t, `pagination memory: the worker's peak RSS grew ${(growth / 1024).toFixed(1)} MB ` +
+        `(idle ${(idle / 1024).toFixed(1)} MB) for a ${(answer / 1e6).toFixed(2)} MB answer ` +
+        `(bound ${GROWTH_BOUND_KIB / 1024} MB, ASan without quarantine)`);
+      assert.ok(growth < GROWTH_BOUND_KIB, `the worker's peak RSS grew ${growth} KiB listing ` +
+        `${written.length} names: is the table held twice?`);
+    } finally {
+      await mem.stop();
+    }
   });
 
   it('1000 requests through one worker reuse a handful of connections', async (t) => {
@@ -419,11 +472,17 @@ describe('dynamodb: instance role credentials from IMDSv2 that expire during the
 });
 
 describe('dynamodb: wrong credentials fail, and say why', () => {
+  // message: what DynamoDB says, as the proxy says it; for a bad signature
+  // AWS goes on after a blank line with the canonical request it
+  // expected, session token included, which must not reach the log.
   const rows = [
     { row: 'wrong secret', creds: () => ({ ...fx.app, secretAccessKey: fx.app.secretAccessKey.replace(/.$/, (c) => (c === 'A' ? 'B' : 'A')) }),
-      error: 'InvalidSignatureException', counter: 'signatureFailures' },
+      error: 'InvalidSignatureException', counter: 'signatureFailures',
+      message: 'The request signature we calculated does not match the signature you provided. Check ' +
+        'your AWS Secret Access Key and signing method. Consult the service documentation for details.' },
     { row: 'wrong session token', creds: () => ({ ...fx.app, sessionToken: `${fx.app.sessionToken.slice(0, -8)}AAAAAAAA` }),
-      error: 'UnrecognizedClientException', counter: 'unrecognizedClient' },
+      error: 'UnrecognizedClientException', counter: 'unrecognizedClient',
+      message: 'The security token included in the request is invalid.' },
   ];
   for (const r of rows) {
     it(`${r.row}: 500/503, ${r.error} in the log, nothing written`, async () => {
@@ -432,16 +491,24 @@ describe('dynamodb: wrong credentials fail, and say why', () => {
       const stack = await stackWith(appEnv({}, { creds }));
       try {
         fx.proxy.resetStats();
-        for (const [m, target] of [['POST', '/candidate/wrong-creds'], ['GET', '/candidate/alice'],
-          ['GET', '/candidates']]) {
+        const requests = [['POST', '/candidate/wrong-creds', 'put', 'PutItem'],
+          ['GET', '/candidate/alice', 'get', 'Query'], ['GET', '/candidates', 'list', 'Scan']];
+        const lines = [];	// the log line each request must leave
+        for (const [m, target, what, op] of requests) {
           const before = fx.proxy.stats[r.counter];
           const res = await request(stack.url, m, target);
           assert.ok(res.status === 503 || res.status === 500, `${m} ${target}: ${show(res)}`);
           const n = fx.proxy.stats[r.counter] - before;
           assert.ok(n >= 1 && n <= MAX_ATTEMPTS, `${m} ${target}: ${n} rejected attempts`);
+          lines.push(`${m} ${target}: ${res.status} ${what}: dynamodb ${op}: HTTP 400 ${r.error}: ${r.message}`);
         }
         assert.deepEqual(await sdkGet(fx.sdk, 'wrong-creds'), [], 'nothing written');
         await waitForLog(stack, new RegExp(r.error));
+        // DynamoDB's type and message, whole, one line per request; and
+        // not the canonical request that follows the message.
+        await sleep(100);
+        assert.deepEqual(logLines(stack.logText(), new RegExp(r.error)), lines);
+        assert.doesNotMatch(stack.logText(), /Canonical String|String-to-Sign/);
         await stack.stop();
         assertNoSanitizerReport(stack.logText());
       } finally {
@@ -525,6 +592,11 @@ describe('dynamodb: faults injected by the proxy', () => {
       assert.equal(seen(proxy, 'PutItem') - n0, 1, `${error}: attempts`);
     }
     await waitForLog(stack, /ValidationException/);
+    // DynamoDB's type and its message, in one line.
+    assert.deepEqual(logLines(stack.logText(), /ValidationException/), [
+      'POST /candidate/refused: 500 put: dynamodb PutItem: HTTP 400 ValidationException: ' +
+        'One or more parameter values were invalid',
+    ]);
   });
 
   it('garbage from the store: 503, and the app lives on', async () => {
@@ -679,6 +751,246 @@ describe('dynamodb: configuration is checked at start-up', () => {
       assert.equal(r.status, 1, `exit ${r.status} ${r.signal || ''}: ${err}`);
       assert.match(err, new RegExp(name), err);
       assert.equal(err.trim().split('\n').length, 1, `more than one line:\n${err}`);
+    });
+  }
+});
+
+describe('dynamodb: no metadata service at start-up: the host name is the instance id', () => {
+  // Each row points AWS_EC2_METADATA_SERVICE_ENDPOINT at a loopback address
+  // where no IMDS answers, with the region and credentials in the
+  // environment, so the instance id is the only metadata read.
+  const rows = [
+    { row: 'a closed loopback port', silent: false, why: /refused|connect/i },
+    { row: 'a server that accepts and never answers', silent: true, why: /time/i },
+  ];
+  for (const r of rows) {
+    it(`${r.row}: /gtg?details says os.hostname(), and the start waits at most ${IMDS_START_MS} ms for it`, async (t) => {
+      let server = null;
+      const held = [];		// [opened, closed] of each connection, ms
+      let endpoint;
+      if (r.silent) {
+        server = net.createServer((sock) => {
+          const c = [Date.now(), null];
+          held.push(c);
+          sock.on('error', () => {});
+          sock.on('close', () => { c[1] = Date.now(); });
+          sock.resume();	// read the request, never answer it
+        });
+        await new Promise((resolve) => server.listen(0, '127.0.0.1', resolve));
+        endpoint = `http://127.0.0.1:${server.address().port}`;
+      } else {
+        endpoint = `http://127.0.0.1:${await freePort()}`;
+      }
+      try {
+        const [stack, readyMs] = await timed(() => stackWith(appEnv({
+          AWS_EC2_METADATA_SERVICE_ENDPOINT: endpoint,
+        })));
+        try {
+          expectJson(await request(stack.url, 'GET', '/gtg?details'), 200,
+            { connected: 'true', 'instance-id': os.hostname() });
+          const said = logLines(stack.logText(), /no instance id, using the host name/);
+          assert.equal(said.length, 1, `the log should say so once:\n${stack.logText()}`);
+          assert.match(said[0], r.why);
+          assert.ok(readyMs <= IMDS_START_MS + STARTUP_MS, `ready after ${readyMs} ms`);
+          if (r.silent) {
+            // One connection (the token PUT; nothing follows a failed
+            // one), dropped once the start-up deadline passed.
+            assert.equal(held.length, 1, `${held.length} connections to the metadata address`);
+            const [opened, closed] = held[0];
+            assert.ok(closed !== null, 'the app never gave up on the metadata service');
+            const ms = closed - opened;
+            assert.ok(ms >= IMDS_START_MS - 100 && ms <= IMDS_START_MS + 700,
+              `the app waited ${ms} ms for the metadata service (deadline ${IMDS_START_MS} ms)`);
+            figure(t, `no IMDS (${r.row}): gave up after ${ms} ms, ready in ${readyMs} ms`);
+          } else {
+            figure(t, `no IMDS (${r.row}): ready in ${readyMs} ms`);
+          }
+        } finally {
+          await stack.stop();
+        }
+      } finally {
+        server?.close();
+      }
+    });
+  }
+});
+
+describe('dynamodb: the endpoint', () => {
+  // The SDKs' order: AWS_ENDPOINT_URL_DYNAMODB, else AWS_ENDPOINT_URL, else
+  // the regional endpoint. The start-up line says which; the rows that
+  // name the proxy also send a request through it. The regional row sends
+  // nothing: nothing on the Internet may be contacted.
+  const rows = [
+    { row: 'neither set: the regional endpoint', env: () => ({ AWS_ENDPOINT_URL_DYNAMODB: undefined }),
+      at: () => `https://dynamodb.${REGION}.amazonaws.com/`, send: false },
+    { row: 'AWS_ENDPOINT_URL alone', env: () => ({ AWS_ENDPOINT_URL_DYNAMODB: undefined,
+      AWS_ENDPOINT_URL: fx.proxy.url }), at: () => `${fx.proxy.url}/`, send: true },
+    { row: 'AWS_ENDPOINT_URL_DYNAMODB over AWS_ENDPOINT_URL', env: () => ({
+      AWS_ENDPOINT_URL: 'http://127.0.0.1:1' }), at: () => `${fx.proxy.url}/`, send: true },
+  ];
+  for (const r of rows) {
+    it(`${r.row}: the start-up line says ${r.send ? 'the proxy' : 'https://dynamodb.<region>.amazonaws.com/'}`, async () => {
+      const stack = await stackWith(appEnv(r.env()));
+      try {
+        const esc = (s) => s.replace(/[.*+?^${}()|[\]\\/]/g, '\\$&');
+        const want = new RegExp(`^dynamodb: table ${TABLE} in ${REGION} at ${esc(r.at())}, ` +
+          'credentials from the environment$', 'm');
+        assert.match(stack.logText(), want);
+        if (r.send) {
+          const r0 = fx.proxy.stats.requests;
+          const res = await request(stack.url, 'GET', '/candidate/endpoint-row');
+          expectText(res, 404, 'Not Found');
+          assert.equal(fx.proxy.stats.requests - r0, 1, 'the request did not go through the proxy');
+        }
+      } finally {
+        await stack.stop();
+      }
+    });
+  }
+});
+
+// The process tree under pid now: [pid, start time] of each, so that a
+// PID the kernel hands out again later is not mistaken for one of them.
+function processTree(root) {
+  const kids = new Map();
+  const start = new Map();
+  for (const e of fs.readdirSync('/proc')) {
+    if (!/^\d+$/.test(e)) continue;
+    try {
+      const stat = fs.readFileSync(`/proc/${e}/stat`, 'utf8');
+      const f = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+      const ppid = Number(f[1]);
+      if (!kids.has(ppid)) kids.set(ppid, []);
+      kids.get(ppid).push(Number(e));
+      start.set(Number(e), f[19]);
+    } catch {
+      // Exited while we looked.
+    }
+  }
+  const out = [];
+  for (const todo = [root]; todo.length > 0;) {
+    const pid = todo.pop();
+    if (start.has(pid)) out.push([pid, start.get(pid)]);
+    todo.push(...(kids.get(pid) || []));
+  }
+  return out;
+}
+
+function stillRunning([pid, started]) {
+  try {
+    const stat = fs.readFileSync(`/proc/${pid}/stat`, 'utf8');
+    const f = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+    return f[19] === started && f[0] !== 'Z';
+  } catch {
+    return false;
+  }
+}
+
+// What `make run STORE=dynamodb` runs, as make itself prints it, with the
+// state directory and the app swapped for the test's: make run serves
+// build/candidates from var/, which a developer may be using.
+function makeRunCommand(port, dir) {
+  const env = { ...process.env };
+  for (const k of ['MAKEFLAGS', 'MFLAGS', 'MAKELEVEL']) delete env[k];
+  const r = spawnSync('make', ['-n', '-s', 'run', 'STORE=dynamodb', 'WEB=nginx', `PORT=${port}`],
+    { cwd: ROOT, env, encoding: 'utf8', timeout: 30000 });
+  assert.equal(r.status, 0, `make -n run: ${r.stderr}`);
+  const line = r.stdout.split('\n').find((l) => /local-dynamodb\.js/.test(l));
+  assert.ok(line, `make run STORE=dynamodb does not start tests/lib/local-dynamodb.js:\n${r.stdout}`);
+  const argv = line.trim().split(/\s+/);
+  let dirs = 0;
+  let apps = 0;
+  for (let i = 1; i < argv.length; i++) {
+    if (argv[i - 1] === '--dir') { argv[i] = dir; dirs++; }
+    if (argv[i - 1] === '--app') { argv[i] = SAN_APP; apps++; }
+  }
+  assert.deepEqual({ dirs, apps, stack: argv.includes('tests/stack.sh') }, { dirs: 2, apps: 1, stack: true },
+    `make run's command changed shape: ${line}`);
+  return argv;
+}
+
+describe('make run STORE=dynamodb', () => {
+  // A developer's shell may hold AWS settings of its own; the local stand-in
+  // must not be steered by them.
+  const DEV_SHELL = {
+    AWS_SESSION_TOKEN: 'a-developers-own-session-token',
+    AWS_PROFILE: 'work',
+    AWS_EC2_METADATA_DISABLED: 'true',
+    AWS_ENDPOINT_URL: 'https://dynamodb.example.invalid',
+    TC_DYNAMO_TABLE: 'CandidatesMakeRun',
+  };
+  const rows = [
+    // What Ctrl-C in the terminal does.
+    { row: 'Ctrl-C: SIGINT to the whole process group', signal: 'SIGINT', group: true },
+    // What `kill <pid>` of the wrapper does.
+    { row: 'SIGTERM to the wrapper alone', signal: 'SIGTERM', group: false },
+  ];
+  for (const r of rows) {
+    it(`serves POST and GET on a local DynamoDB, and ${r.row} stops every process`, async (t) => {
+      const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'make-run-'));
+      const argv = makeRunCommand(await freePort(), dir);
+      const env = { ...process.env, ...SANITIZER_ENV, ...DEV_SHELL };
+      for (const k of Object.keys(env)) if (k.startsWith('CANDIDATES_')) delete env[k];
+      const child = spawn(argv[0], argv.slice(1), {
+        cwd: ROOT, env, detached: true, stdio: ['ignore', 'pipe', 'pipe'],
+      });
+      let output = '';
+      child.stdout.on('data', (d) => { output += d; });
+      child.stderr.on('data', (d) => { output += d; });
+      const exited = new Promise((resolve) => child.once('exit', (code, signal) => resolve({ code, signal })));
+      const live = () => child.exitCode === null && child.signalCode === null;
+      let tree = [];
+      try {
+        const t0 = Date.now();
+        while (!/^ready: http:\/\//m.test(output) && live() && Date.now() - t0 < 30000) await sleep(50);
+        const url = /^ready: (http:\/\/\S+)/m.exec(output)?.[1];
+        assert.ok(url, `make run did not become ready:\n${output}`);
+        tree = processTree(child.pid);
+        const pids = tree.map(([p]) => p);
+        for (const f of ['app.pid', 'web.pid']) {
+          const pid = Number(fs.readFileSync(path.join(dir, f), 'utf8'));
+          assert.ok(pids.includes(pid), `${f} (${pid}) is not under the wrapper: ${pids}`);
+        }
+
+        const name = `made run ${r.signal}`;
+        expectJson(await request(url, 'POST', `/candidate/${enc(name)}`), 200, { CandidateName: name });
+        expectJson(await request(url, 'GET', `/candidate/${enc(name)}`), 200, [{ CandidateName: name }]);
+        expectJson(await request(url, 'GET', '/gtg?details'), 200,
+          { connected: 'true', 'instance-id': 'i-0local0candidates' });
+        // In the stand-in's table, by the SDK straight to dynalite.
+        const db = /dynalite on (http:\/\/127\.0\.0\.1:\d+)/.exec(output)?.[1];
+        assert.ok(db, output);
+        const sdk = dynamoClient({ endpoint: db, region: 'us-east-1' });
+        try {
+          assert.deepEqual(await sdkGet(sdk, name, DEV_SHELL.TC_DYNAMO_TABLE), [name]);
+        } finally {
+          sdk.destroy();
+        }
+
+        const [end, ms] = await timed(async () => {
+          process.kill(r.group ? -child.pid : child.pid, r.signal);
+          return Promise.race([exited, sleep(20000).then(() => null)]);
+        });
+        assert.deepEqual(end, { code: 0, signal: null }, `make run's exit after ${r.signal}:\n${output}`);
+        const t1 = Date.now();
+        while (tree.some(stillRunning) && Date.now() - t1 < 5000) await sleep(50);
+        const left = tree.filter(stillRunning).map(([p]) => {
+          try { return `${p} ${fs.readFileSync(`/proc/${p}/cmdline`, 'utf8').replace(/\0/g, ' ')}`; } catch { return `${p}`; }
+        });
+        assert.deepEqual(left, [], `still running after ${r.signal}`);
+        assertNoSanitizerReport(output, 'make run output');
+        figure(t, `make run STORE=dynamodb: ${tree.length} processes, all gone ${ms} ms after ${r.row}`);
+      } finally {
+        // Whatever is left, by PID.
+        for (const p of tree.filter(stillRunning)) {
+          try { process.kill(p[0], 'SIGKILL'); } catch { /* gone */ }
+        }
+        if (live()) {
+          try { process.kill(child.pid, 'SIGKILL'); } catch { /* gone */ }
+        }
+        await exited;
+        fs.rmSync(dir, { recursive: true, force: true });
+      }
     });
   }
 });

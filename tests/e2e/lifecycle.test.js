@@ -1,8 +1,10 @@
 'use strict';
 // Starting and stopping: SIGTERM under load drains every request the app
 // accepted and exits 0; a bad setting, or a store module that cannot be
-// loaded, stops the start with one line that names it; the SQLite file
-// outlives a restart; /gtg?details says which host answered.
+// loaded, stops the start with one line that names it; the worker runs
+// as many threads as CANDIDATES_THREADS says (16 by default, at most
+// 1024); the SQLite file outlives a restart; /gtg?details says which host
+// answered.
 
 const assert = require('node:assert/strict');
 const { spawn, spawnSync } = require('node:child_process');
@@ -212,6 +214,37 @@ describe('/gtg?details', () => {
   });
 });
 
+// The worker serves on CANDIDATES_THREADS threads plus its main one, which
+// waits for signals: 16 by default, and any number from 1 to 1024
+// (fcgi-app/config.c). Outside that range the start stops (below).
+describe('CANDIDATES_THREADS', () => {
+  const rows = [
+    [undefined, 16],
+    ['1', 1],
+    ['1024', 1024],
+  ];
+  for (const [value, threads] of rows) {
+    it(`${value ?? 'unset'}: ${threads} worker threads`, async () => {
+      const env = value === undefined ? {} : { CANDIDATES_THREADS: value };
+      const stack = await startStack({ web: 'nginx', env });
+      try {
+        assert.equal((await request(stack.url, 'GET', '/gtg')).status, 200);
+        // The first thread may answer before the last one is made; the
+        // line comes once every one is.
+        await waitFor('the worker to say how many threads it runs',
+          () => / with \d+ threads\n/.test(stack.logText()));
+        assert.match(stack.logText(), new RegExp(` with ${threads} threads\n`));
+        const tasks = fs.readdirSync(`/proc/${stack.workerPid}/task`).length;
+        assert.equal(tasks, threads + 1, `threads of the worker ${stack.workerPid}`);
+      } finally {
+        const r = await stack.stop();
+        assertNoSanitizerReport(stack.logText());
+        assert.deepEqual(r, { code: 0, signal: null });
+      }
+    });
+  }
+});
+
 // Starts the app the way systemd does on a VM (spawn-fcgi hands it the
 // listening socket as fd 0 and execs it), here with a broken setting.
 // A start that does not stop is killed after timeoutMs.
@@ -245,6 +278,7 @@ describe('a bad setting stops the start with one line naming it', () => {
     ['CANDIDATES_THREADS', '-1'],
     ['CANDIDATES_THREADS', 'abc'],
     ['CANDIDATES_THREADS', '8x'],
+    ['CANDIDATES_THREADS', '1025'],	// one past the most (fcgi-app/config.c)
     ['CANDIDATES_THREADS', '100000'],
     ['CANDIDATES_THREADS', '99999999999999999999999'],
     ['CANDIDATES_TIMEOUT_MS', '-1'],

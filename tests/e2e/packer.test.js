@@ -24,6 +24,10 @@ function packer(args, opts = {}) {
   return spawnSync('packer', args, { encoding: 'utf8', ...opts });
 }
 
+// What packer validate needs besides the template: the variables without a
+// usable default (infra/deploy.sh passes the same ones).
+const VALIDATE_VARS = ['-var', `source_root=${ROOT}`, '-var', 'aws_ssh_cidrs=["203.0.113.7/32"]'];
+
 // Packer's own arguments of provisioners and post-processors, which no
 // plugin's schema lists.
 const CORE_ARGS = new Set(['only', 'except', 'pause_before', 'max_retries', 'timeout',
@@ -87,8 +91,7 @@ for (const web of ['nginx', 'lighttpd']) {
   test(`packer validate passes with web_server=${web} (Debian's packer, offline)`, { skip: NO_PACKER }, () => {
     const dir = steps.stage();
     try {
-      const r = packer(['validate', '-var', `source_root=${ROOT}`,
-        '-var', `web_server=${web}`, dir]);
+      const r = packer(['validate', ...VALIDATE_VARS, '-var', `web_server=${web}`, dir]);
       assert.equal(r.status, 0, `packer validate:\n${r.stdout}${r.stderr}`);
     } finally {
       fs.rmSync(dir, { recursive: true, force: true });
@@ -111,12 +114,66 @@ test('packer validate rejects a template with an unknown field or a missing scri
       const text = fs.readFileSync(f, 'utf8');
       assert.ok(text.includes(row.from), `row ${row.line}: ${row.file} has no "${row.from}"`);
       fs.writeFileSync(f, text.replace(row.from, row.to));
-      const r = packer(['validate', '-var', `source_root=${ROOT}`, dir]);
+      const r = packer(['validate', ...VALIDATE_VARS, dir]);
       assert.notEqual(r.status, 0, `row ${row.line}: packer validate accepted the broken ${row.file}`);
       assert.match(r.stdout + r.stderr, row.says, `row ${row.line}: failed for another reason`);
     } finally {
       fs.rmSync(dir, { recursive: true, force: true });
     }
+  }
+});
+
+// The build instance's SSH rule has no default: a direct packer build
+// that does not say who may connect must stop, not open port 22 to all.
+test('packer validate refuses a build without a valid SSH source CIDR', { skip: NO_PACKER }, async () => {
+  const [decl] = (await steps.parseAll())['variables.pkr.hcl'].variable.aws_ssh_cidrs;
+  assert.deepEqual(decl.default, [], 'aws_ssh_cidrs must default to no one');
+  const rows = [
+    { line: __LINE__(), vars: [], ok: false },
+    { line: __LINE__(), vars: ['-var', 'aws_ssh_cidrs=["203.0.113.7/32","203.0.113.7/33"]'], ok: false },
+    { line: __LINE__(), vars: ['-var', 'aws_ssh_cidrs=["203.0.113.7/32","2001:db8::1/128"]'], ok: true },
+  ];
+  const dir = steps.stage();
+  try {
+    for (const row of rows) {
+      const r = packer(['validate', '-var', `source_root=${ROOT}`, ...row.vars, dir]);
+      assert.equal(r.status === 0, row.ok, `row ${row.line}: exit ${r.status}\n${r.stdout}${r.stderr}`);
+      if (!row.ok) assert.match(r.stdout + r.stderr, /aws_ssh_cidrs variable must list/, `row ${row.line}: failed for another reason`);
+    }
+  } finally {
+    fs.rmSync(dir, { recursive: true, force: true });
+  }
+});
+
+// What the amazon-ebs source must say, field by field: the official
+// Debian 12 image, the network phase 1 made, a new name per build, and the
+// tags destroy finds this deployment's images by.
+test('the amazon-ebs source builds from official Debian 12 and tags the image for its deployment', async () => {
+  const parsed = await steps.parseAll();
+  const src = parsed['aws.pkr.hcl']?.source?.['amazon-ebs']?.debian?.[0] ?? assert.fail('no source.amazon-ebs.debian in aws.pkr.hcl');
+  const variables = Object.assign({}, ...Object.values(parsed).map((d) => d.variable ?? {}));
+  const locals = Object.assign({}, ...Object.values(parsed).flatMap((d) => d.locals ?? []));
+  const filter = src.source_ami_filter?.[0] ?? {};
+  const rows = [
+    { line: __LINE__(), what: 'owners', got: filter.owners, want: ['136693071363'] },
+    { line: __LINE__(), what: 'filters.name', got: filter.filters?.name, want: 'debian-12-amd64-*' },
+    { line: __LINE__(), what: 'filters.architecture', got: filter.filters?.architecture, want: 'x86_64' },
+    { line: __LINE__(), what: 'most_recent', got: filter.most_recent, want: true },
+    { line: __LINE__(), what: 'subnet_id', got: src.subnet_id, want: '${var.aws_subnet_id}' },
+    { line: __LINE__(), what: 'temporary_security_group_source_cidrs', got: src.temporary_security_group_source_cidrs, want: '${var.aws_ssh_cidrs}' },
+    { line: __LINE__(), what: 'ami_name', got: src.ami_name, want: '${var.image_name}-${local.stamp}' },
+    { line: __LINE__(), what: 'local.stamp', got: locals.stamp, want: '${formatdate("YYYYMMDD-hhmmss", timestamp())}' },
+    { line: __LINE__(), what: 'encrypt_boot', got: src.encrypt_boot, want: true },
+    { line: __LINE__(), what: 'tags.Name', got: src.tags?.Name, want: '${var.image_name}-${local.stamp}' },
+    { line: __LINE__(), what: 'tags.Project', got: src.tags?.Project, want: '${var.deployment}' },
+    { line: __LINE__(), what: 'tags.WebServer', got: src.tags?.WebServer, want: '${var.web_server}' },
+    { line: __LINE__(), what: 'tags.BuiltAt', got: src.tags?.BuiltAt, want: '${local.stamp}' },
+    { line: __LINE__(), what: 'snapshot_tags.Project', got: src.snapshot_tags?.Project, want: '${var.deployment}' },
+    { line: __LINE__(), what: 'var.web_server default', got: variables.web_server?.[0]?.default, want: 'nginx' },
+    { line: __LINE__(), what: 'var.deployment default', got: variables.deployment?.[0]?.default, want: 'candidates' },
+  ];
+  for (const row of rows) {
+    assert.deepEqual(row.got, row.want, `row ${row.line}: ${row.what}`);
   }
 });
 

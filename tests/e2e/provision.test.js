@@ -113,6 +113,49 @@ for (const web of ['nginx', 'lighttpd']) {
       assert.equal(sock.gid, gid('www-data'));
       assert.ok(fs.statSync(path.join(root, 'var', 'lib', 'candidates', 'candidates.db')).size > 0);
 
+      // The unit as installed: spawn-fcgi in the foreground (-n), so the
+      // app is the main process and systemd restarts it when it fails; and
+      // the sandbox asked for.
+      const unit = unitDirectives(fs.readFileSync(path.join(root, 'etc', 'systemd', 'system', 'candidates.service'), 'utf8'));
+      for (const row of [
+        { line: __LINE__(), key: 'Service.Restart', want: ['on-failure'] },
+        { line: __LINE__(), key: 'Service.ProtectSystem', want: ['strict'] },
+        { line: __LINE__(), key: 'Service.PrivateTmp', want: ['yes'] },
+        { line: __LINE__(), key: 'Service.ReadWritePaths', want: ['/var/lib/candidates'] },
+      ]) {
+        assert.deepEqual(unit[row.key] ?? [], row.want, `row ${row.line}: ${row.key}`);
+      }
+      const exec = (unit['Service.ExecStart'] ?? [''])[0].split(/\s+/);
+      assert.equal(exec[0], '/usr/bin/spawn-fcgi', 'ExecStart runs spawn-fcgi');
+      assert.ok(exec.slice(0, exec.indexOf('--')).includes('-n'), `spawn-fcgi must stay in the foreground (-n): ${exec.join(' ')}`);
+
+      // ...and in effect, as vm.sh applies it the way systemd does: the
+      // app's own mount table has / read-only but its data and socket
+      // directories, and a /tmp and /var/tmp of its own.
+      const appPid = pids['candidates.service'];
+      const mounts = new Map(fs.readFileSync(`/proc/${appPid}/mountinfo`, 'utf8').trim().split('\n').map((l) => {
+        const f = l.split(' ');
+        return [f[4], { opts: f[5].split(','), type: f[f.indexOf('-') + 1] }];
+      }));
+      for (const row of [
+        { line: __LINE__(), at: '/', opt: 'ro' },
+        { line: __LINE__(), at: '/var/lib/candidates', opt: 'rw' },
+        { line: __LINE__(), at: '/run/candidates', opt: 'rw' },
+        { line: __LINE__(), at: '/tmp', opt: 'rw', type: 'tmpfs' },
+        { line: __LINE__(), at: '/var/tmp', opt: 'rw', type: 'tmpfs' },
+      ]) {
+        const m = mounts.get(row.at);
+        assert.ok(m, `row ${row.line}: no mount at ${row.at} for the app:\n${[...mounts.keys()].join(' ')}`);
+        assert.ok(m.opts.includes(row.opt), `row ${row.line}: ${row.at} is ${m.opts.join(',')}, not ${row.opt}`);
+        if (row.type) assert.equal(m.type, row.type, `row ${row.line}: ${row.at}`);
+      }
+      // Even root cannot write outside ReadWritePaths= in the app's view,
+      // and a file in the machine's /tmp is not in the app's.
+      assert.throws(() => fs.writeFileSync(`/proc/${appPid}/root/etc/candidates-probe`, ''), { code: 'EROFS' });
+      fs.writeFileSync(path.join(root, 'tmp', 'candidates-probe'), '');
+      assert.ok(!fs.existsSync(`/proc/${appPid}/root/tmp/candidates-probe`), 'the app shares the machine\'s /tmp');
+      fs.rmSync(path.join(root, 'tmp', 'candidates-probe'));
+
       // What the image must and must not hold.
       for (const f of ['usr/local/bin/candidates', 'usr/bin/stress-ng', 'etc/default/candidates',
         'etc/systemd/system/candidates.service', `etc/systemd/system/${web}.service.d/candidates.conf`]) {
@@ -159,4 +202,25 @@ for (const web of ['nginx', 'lighttpd']) {
       fs.rmSync(work, { recursive: true, force: true });
     }
   });
+}
+
+// A unit file's directives as { "Section.Key": [values] }, in order.
+function unitDirectives(text) {
+  const out = {};
+  let section = '';
+  for (const line of text.split('\n')) {
+    const m = line.match(/^\[(.+)\]$/);
+    if (m) section = m[1];
+    else if (/^\w+=/.test(line)) {
+      const i = line.indexOf('=');
+      (out[`${section}.${line.slice(0, i)}`] ??= []).push(line.slice(i + 1));
+    }
+  }
+  return out;
+}
+
+// The line a table row was written on, so a failure names its row.
+function __LINE__() {
+  const line = new Error().stack.split('\n')[2].match(/:(\d+):\d+\)?$/);
+  return line ? Number(line[1]) : 0;
 }

@@ -116,6 +116,37 @@ test('the AWS provider is pinned to a range the local 5.100 satisfies', async ()
   }
 });
 
+// terraform init reads tests/ as well as the module, so the oldest
+// Terraform that can run anything here is the one the newest feature in
+// any file needs; required_version and the README must name exactly that
+// one, or a user's older terraform fails with a confusing parse error.
+const FEATURES = [
+  { re: /\bmock_provider\b/, version: '1.7', what: 'mock_provider in terraform test' },
+  { re: /\boverride_during\b/, version: '1.11', what: 'override_during in terraform test' },
+];
+test('required_version and the README name the Terraform every file here needs', async () => {
+  const cmp = (a, b) => a.split('.').map(Number).reduce((d, x, i) => d || x - (Number(b.split('.')[i]) || 0), 0);
+  let need = { version: '1.0', what: 'nothing newer' };
+  for (const f of tfFiles()) {
+    const text = fs.readFileSync(f, 'utf8');
+    for (const feat of FEATURES) {
+      if (feat.re.test(text) && cmp(feat.version, need.version) > 0) need = { ...feat, file: path.relative(TF_DIR, f) };
+    }
+  }
+  const doc = (await parsed())['versions.tf'];
+  assert.equal(doc.terraform[0].required_version, `>= ${need.version}`,
+    `${need.file ?? 'infra/aws'} uses ${need.what}, which needs Terraform ${need.version}`);
+  const readme = fs.readFileSync(path.join(TF_DIR, 'README.md'), 'utf8');
+  assert.match(readme, new RegExp(`Terraform ${need.version.replace('.', '\\.')} or later`), 'infra/aws/README.md');
+  const others = [...readme.matchAll(/Terraform (\d+\.\d+) or later/g)].map((m) => m[1]).filter((v) => v !== need.version);
+  assert.deepEqual(others, [], 'infra/aws/README.md names another Terraform version');
+  if (hasTerraform) {
+    const v = terraform(['version', '-json'], ROOT);
+    const local = JSON.parse(v.stdout).terraform_version;
+    assert.ok(cmp(local, need.version) >= 0, `the local terraform ${local} is older than ${need.version}`);
+  }
+});
+
 // Rules about every rule: they hold for rules added later too, because
 // they scan all of them rather than the ones the plan test names.
 test('nothing reaches the instances from a CIDR, and no SSH anywhere', async () => {

@@ -11,16 +11,24 @@
 // environment that points the app here, and stops everything when it
 // exits; Ctrl-C reaches the command, which stops first. Without one,
 // prints that environment and serves until interrupted. The data lives
-// in memory and goes with it.
+// in memory and goes with it. The table is Candidates, or whatever
+// TC_DYNAMO_TABLE names; the AWS settings of a developer's own account
+// (DROPPED below) are left out, so they cannot point the app elsewhere.
 
 const fs = require('node:fs');
 const path = require('node:path');
 const { spawn } = require('node:child_process');
-const { startDynalite } = require('./dynalite');
+const { startDynalite, TABLE } = require('./dynalite');
 const { ADMIN, APP_OPS, CredentialRegistry, startProxy, makeTestCerts } = require('./sigv4-proxy');
 const { startImds } = require('./fake-imds');
 
 const REGION = 'us-east-1';
+// Settings a developer's shell may hold for a real AWS account that would
+// steer the app away from the stand-in: a session token sent with the
+// local key is refused, a profile is not ours, and metadata switched off
+// would hide the fake instance id.
+const DROPPED = ['AWS_SESSION_TOKEN', 'AWS_SECURITY_TOKEN', 'AWS_PROFILE', 'AWS_DEFAULT_REGION',
+  'AWS_ENDPOINT_URL', 'AWS_EC2_METADATA_DISABLED'];
 // Fixed, so a developer can reuse them between runs; they open nothing
 // but this local stand-in.
 const DEV = Object.freeze({
@@ -41,6 +49,8 @@ async function main(argv) {
     else if (argv[i] === '--') { command = argv.slice(i + 1); break; }
     else usage();
   }
+  // Gone for the SDK here and for the command alike.
+  for (const k of DROPPED) delete process.env[k];
   fs.mkdirSync(dir, { recursive: true });
   const certs = makeTestCerts(path.resolve(dir, 'local-dynamodb-ca'));
 
@@ -48,7 +58,8 @@ async function main(argv) {
   registry.add(ADMIN);
   // The app's key may do what the original's IAM policy allows, no more.
   registry.add({ ...DEV, ops: APP_OPS });
-  const db = await startDynalite();
+  // The table the app will use: TC_DYNAMO_TABLE if the developer set it.
+  const db = await startDynalite({ table: process.env.TC_DYNAMO_TABLE || TABLE });
   const proxy = await startProxy({ registry, upstreamPort: db.port, region: REGION, certs });
   const imds = await startImds({ registry, region: REGION, instanceId: 'i-0local0candidates' });
 
@@ -61,7 +72,8 @@ async function main(argv) {
     AWS_SECRET_ACCESS_KEY: DEV.secretAccessKey,
     AWS_EC2_METADATA_SERVICE_ENDPOINT: imds.url,
   };
-  const lines = Object.entries(env).map(([k, v]) => `export ${k}='${v}'`);
+  const lines = [`unset ${DROPPED.join(' ')}`,
+    ...Object.entries(env).map(([k, v]) => `export ${k}='${v}'`)];
   process.stdout.write(`local DynamoDB: dynalite on ${db.endpoint} (pid ${db.pid}), ` +
     `SigV4-checking proxy on ${proxy.url}, fake IMDSv2 on ${imds.url}\n` +
     `the app's environment:\n${lines.map((l) => `  ${l}`).join('\n')}\n` +

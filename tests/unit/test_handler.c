@@ -210,6 +210,18 @@ static const struct row {
 	{ __LINE__, "GET", "/candidates", 0, "a,b", X, 0, 200, JSON,
 	  "[{\"CandidateName\":\"a\"},{\"CandidateName\":\"b\"}]\n", NULL, 0,
 	  2, 0 },
+	/*
+	 * A name stored behind the API's back that is not UTF-8 is left out
+	 * of a listing, whose JSON must stay valid; alone, there is none.
+	 */
+	{ __LINE__, "GET", "/candidates", 0, "a,\xff,b\xc0\xaf", X, 0, 200,
+	  JSON, "[{\"CandidateName\":\"a\"}]\n", NULL, 0, 3, 0 },
+	{ __LINE__, "GET", "/candidates", 0, "\xff", X, 0, 404, TEXT,
+	  "Not Found", NULL, 0, 1, 0 },
+	/* Other names the API refuses are still listed, escaped. */
+	{ __LINE__, "GET", "/candidates", 0, "__x__,a\\b", X, 0, 200, JSON,
+	  "[{\"CandidateName\":\"__x__\"},{\"CandidateName\":\"a\\\\b\"}]\n",
+	  NULL, 0, 2, 0 },
 	/* A failure on a later page is a 503, not a truncated list. */
 	{ __LINE__, "GET", "/candidates", 0, "a,b,c", STORE_UNAVAILABLE, 2,
 	  503, JSON, "{\"error\":\"store unavailable\"}\n", NULL, 1, 3, 1 },

@@ -1,8 +1,9 @@
 /*
  * The HTTP client against a small HTTP/1.1 server on a loopback port of
  * this process: one connection for many requests, response headers
- * captured, the body ceiling, the deadline, a refused connection, what
- * goes on the wire; and the backoff's bounds, exhaustively.
+ * captured, the body ceiling, the deadline, the connect timeout through
+ * a TLS handshake that never ends, a refused connection, what goes on
+ * the wire; and the backoff's bounds, exhaustively.
  */
 #include "unit.h"
 
@@ -352,6 +353,132 @@ test_deadline(void **state)
 	http_client_free(c);
 }
 
+/*
+ * A peer that takes the TCP connection but never answers the TLS
+ * handshake: nothing accept()s on the listener below until the call is
+ * over, so the kernel completes the TCP handshake and queues the
+ * ClientHello, and no answer ever comes. libcurl counts the TLS
+ * handshake of https:// as part of "connect", so the connect timeout
+ * ends it; with less of the deadline left than that (http_client.c
+ * takes the smaller), the deadline does. Each row: both limits, and the
+ * window the failure must land in.
+ *
+ * The client trusts a one-certificate bundle: parsing the system's
+ * (some 140 CAs) happens inside the connect phase too, and under the
+ * sanitizers on a busy machine it alone takes 100-400 ms that no timeout
+ * can cut short, which would blur what this measures. Any valid
+ * certificate will do; it only has to parse.
+ */
+static const char one_ca[] =
+    "-----BEGIN CERTIFICATE-----\n"
+    "MIIBmTCCAT+gAwIBAgIUSR2JBHrKbhwSW3PtBeRY2DJdI6AwCgYIKoZIzj0EAwIw\n"
+    "IjEgMB4GA1UEAwwXY29ubmVjdC10aW1lb3V0IHRlc3QgQ0EwHhcNMjYxMTIzMTYw\n"
+    "NTAxWhcNMjYxMTI0MTYwNTAxWjAiMSAwHgYDVQQDDBdjb25uZWN0LXRpbWVvdXQg\n"
+    "dGVzdCBDQTBZMBMGByqGSM49AgEGCCqGSM49AwEHA0IABOrTNCANsx8vYvOMiJpj\n"
+    "YJ1E+8F/Hb5pbF9E2QWKygS3MIKq6Z66tD14FTzIsDdIwaNp4UjpobcilYeuTaX1\n"
+    "a8OjUzBRMB0GA1UdDgQWBBRYPDnTluanmb94d/F/qJYKjfRCFTAfBgNVHSMEGDAW\n"
+    "gBRYPDnTluanmb94d/F/qJYKjfRCFTAPBgNVHRMBAf8EBTADAQH/MAoGCCqGSM49\n"
+    "BAMCA0gAMEUCIQCVGIMuNaH6WuuqPX3k5chCc72/gFd0sMrKvJS0UK6/1AIgXpG9\n"
+    "5V2GQQ+9BwBfg2DZYPqL/f0ikIEFCKLtl6hfs7g=\n"
+    "-----END CERTIFICATE-----\n";
+
+/* The bundle's file, removed by the teardown even when a row fails. */
+static char one_ca_path[] = "/tmp/test_http_client-ca-XXXXXX";
+static int one_ca_made;
+
+static int
+remove_one_ca(void **state)
+{
+	(void)state;
+	if (one_ca_made)
+		unlink(one_ca_path);
+	one_ca_made = 0;
+	return 0;
+}
+
+static void
+test_connect_timeout(void **state)
+{
+	static const struct {
+		int	 line;
+		long	 connect_ms, deadline_ms, min_ms, max_ms;
+	} rows[] = {
+		/* The connect timeout, not the 5 s deadline, ends it. */
+		{ __LINE__, 200, 5000, 150, 600 },
+		/* The deadline's rest is shorter than the connect timeout. */
+		{ __LINE__, 5000, 300, 250, 700 },
+	};
+	struct sockaddr_in	 sa;
+	socklen_t		 sl = sizeof(sa);
+	const char		*ca = one_ca_path;
+	size_t			 i;
+	int			 lfd, cafd;
+
+	(void)state;
+	if ((cafd = mkstemp(one_ca_path)) == -1)
+		fail_msg("CA file %s: %s", ca, strerror(errno));
+	one_ca_made = 1;
+	if (write(cafd, one_ca, sizeof(one_ca) - 1) !=
+	    (ssize_t)(sizeof(one_ca) - 1) || close(cafd) == -1)
+		fail_msg("CA file %s: %s", ca, strerror(errno));
+	lfd = socket(AF_INET, SOCK_STREAM, 0);
+	memset(&sa, 0, sizeof(sa));
+	sa.sin_family = AF_INET;
+	sa.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+	if (lfd == -1 || bind(lfd, (struct sockaddr *)&sa, sizeof(sa)) == -1 ||
+	    listen(lfd, 8) == -1 ||
+	    getsockname(lfd, (struct sockaddr *)&sa, &sl) == -1)
+		fail_msg("silent listener: %s", strerror(errno));
+	for (i = 0; i < sizeof(rows) / sizeof(rows[0]); i++) {
+		struct http_response	 resp = { 0, { 0 }, NULL, 0 };
+		struct http_request	 req = { "GET", NULL, NULL, 0, NULL, 0 };
+		struct http_config	 cfg = { 5000, rows[i].connect_ms, ca };
+		struct http_client	*c;
+		struct deadline		 dl;
+		struct pollfd		 pfd = { lfd, POLLIN, 0 };
+		unsigned char		 hello[8];
+		char			 url[64], err[256] = "";
+		enum http_result	 r;
+		long			 t0, took;
+		int			 fd = -1;
+
+		assert_int_equal(http_client_new(&c, &cfg, err, sizeof(err)), 0);
+		snprintf(url, sizeof(url), "https://127.0.0.1:%d/",
+		    ntohs(sa.sin_port));
+		req.url = url;
+		buf_init(&resp.body, 1000);
+		t0 = now_ms();
+		deadline_start(&dl, rows[i].deadline_ms);
+		r = http_perform(c, &req, &resp, &dl, err, sizeof(err));
+		took = now_ms() - t0;
+		http_client_free(c);
+		buf_free(&resp.body);
+		if (r != HTTP_TIMEOUT)
+			ROW_FAIL(rows[i].line, "result %d, not HTTP_TIMEOUT: %s",
+			    (int)r, err);
+		if (took < rows[i].min_ms || took > rows[i].max_ms)
+			ROW_FAIL(rows[i].line, "connect %ld ms, deadline %ld ms: "
+			    "failed after %ld ms, not in [%ld, %ld] (%s)",
+			    rows[i].connect_ms, rows[i].deadline_ms, took,
+			    rows[i].min_ms, rows[i].max_ms, err);
+		/*
+		 * It timed out inside the TLS handshake, not before TCP: the
+		 * connection is queued here and its first bytes are a TLS
+		 * handshake record (0x16) carrying a ClientHello (type 1).
+		 */
+		if (poll(&pfd, 1, 1000) != 1 ||
+		    (fd = accept(lfd, NULL, NULL)) == -1)
+			ROW_FAIL(rows[i].line, "no TCP connection was made");
+		if (recv(fd, hello, sizeof(hello), MSG_WAITALL) !=
+		    (ssize_t)sizeof(hello) || hello[0] != 0x16 || hello[5] != 1) {
+			close(fd);
+			ROW_FAIL(rows[i].line, "no TLS ClientHello was sent");
+		}
+		close(fd);
+	}
+	close(lfd);
+}
+
 static void
 test_refused(void **state)
 {
@@ -508,6 +635,7 @@ main(void)
 		cmocka_unit_test(test_wire),
 		cmocka_unit_test(test_ceiling),
 		cmocka_unit_test(test_deadline),
+		cmocka_unit_test_teardown(test_connect_timeout, remove_one_ca),
 		cmocka_unit_test(test_refused),
 		cmocka_unit_test(test_backoff_bounds),
 		cmocka_unit_test(test_backoff_sleep),

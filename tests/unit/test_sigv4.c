@@ -2,10 +2,15 @@
  * SigV4 against the official AWS test suite, byte for byte: for every
  * case folder in shared/testdata/aws-sigv4 (the copy of aws-c-auth's
  * tests/aws-signing-test-suite/v4), the canonical request, string to
- * sign, signature and Authorization header of header signing, and the
- * canonical request, string to sign and signature of query signing.
- * Each case is one cmocka test named after its folder, so a failure says
- * which case and which step.
+ * sign, signature and whole signed request of header signing, and the
+ * same four of query signing (the presigned URL). Each case is one
+ * cmocka test named after its folder, so a failure says which case and
+ * which step.
+ *
+ * The signer gives the Authorization value and the signature, not a
+ * request: the signed request is rebuilt here from request.txt and what
+ * the signer returned (see signed_request), and compared whole. Every
+ * case of the suite is in scope; none is skipped.
  *
  * The suite is found at $SIGV4_TESTDATA, else ../shared/testdata/aws-sigv4
  * from the repository root (where `make unit` runs), which is where CI
@@ -231,35 +236,74 @@ same(const struct suite_case *c, const char *step, const char *got,
 	    step, (int)gotlen, got ? got : "", want);
 }
 
+/* The same against a file of the case; how says how got was made. */
+static void
+same_file_by(const struct suite_case *c, const char *file, const char *how,
+    const char *got, size_t gotlen)
+{
+	char	*want = slurp(c, file, NULL), step[128];
+
+	snprintf(step, sizeof(step), "%s%s", file, how);
+	same(c, step, got, gotlen, want);
+	free(want);
+}
+
 static void
 same_file(const struct suite_case *c, const char *file, const char *got,
     size_t gotlen)
 {
-	char	*want = slurp(c, file, NULL);
-
-	same(c, file, got, gotlen, want);
-	free(want);
+	same_file_by(c, file, "", got, gotlen);
 }
 
-/* The value of the "Authorization:" line of a signed request file. */
-static char *
-signed_authorization(const struct suite_case *c, const char *file)
+/*
+ * The signed request as the suite writes it, into out: request.txt's
+ * request line, with "?" or "&" and query_tail after its target when
+ * query signing; its header lines as they are (a folded line stays
+ * folded); the lines the signer adds, "Name:value" each; a blank line;
+ * the body.
+ */
+static void
+signed_request(const struct suite_case *c, struct buf *out,
+    const char *query_tail, const struct sigv4_header *added, size_t nadded)
 {
-	char	*text, *a, *end, *v;
+	char	*text, *line, *next, *last, *body;
+	size_t	 len, i;
+	int	 bad = 0;
 
-	if ((text = slurp(c, file, NULL)) == NULL)
-		fail_msg("%s: no %s", c->name, file);
-	if ((a = strstr(text, "\nAuthorization:")) == NULL) {
-		free(text);
-		fail_msg("%s: %s has no Authorization line", c->name, file);
+	if ((text = slurp(c, "request.txt", &len)) == NULL)
+		fail_msg("%s: no request.txt", c->name);
+	body = text + len;
+	if ((next = strchr(text, '\n')) == NULL)
+		fail_msg("%s: request.txt has one line", c->name);
+	*next++ = '\0';
+	/* The target may hold spaces, so it ends at the last one. */
+	if ((last = strrchr(text, ' ')) == NULL)
+		fail_msg("%s: bad request line", c->name);
+	*last = '\0';
+	bad |= buf_addstr(out, text) == -1;
+	if (query_tail != NULL)
+		bad |= buf_printf(out, "%s%s", strchr(text, '?') != NULL ?
+		    "&" : "?", query_tail) == -1;
+	bad |= buf_addstr(out, " HTTP/1.1\n") == -1;
+	for (line = next; *line != '\0'; line = next) {
+		if ((next = strchr(line, '\n')) != NULL)
+			*next++ = '\0';
+		else
+			next = line + strlen(line);
+		if (*line == '\0') {
+			body = next;
+			break;
+		}
+		bad |= buf_printf(out, "%s\n", line) == -1;
 	}
-	a += strlen("\nAuthorization:");
-	if ((end = strchr(a, '\n')) != NULL)
-		*end = '\0';
-	v = strdup(a);
+	for (i = 0; i < nadded; i++)
+		bad |= buf_printf(out, "%s:%s\n", added[i].name,
+		    added[i].value) == -1;
+	bad |= buf_add(out, "\n", 1) == -1;
+	bad |= buf_add(out, body, (size_t)(text + len - body)) == -1;
 	free(text);
-	assert_non_null(v);
-	return v;
+	if (bad)
+		fail_msg("%s: signed request too large for the test", c->name);
 }
 
 /* Signs creq's string to sign and checks every later step. */
@@ -305,34 +349,38 @@ load(const struct suite_case *c, struct parsed *p, char hash[SIGV4_HEX_SIZE],
 }
 
 /*
- * Header signing: the suite's signer adds X-Amz-Date, the session token
- * unless the case omits it from the signature (it is then added after
- * signing), and x-amz-content-sha256 when the case signs the body.
+ * Header signing: the suite's signer adds the session token (signed
+ * unless the case omits it from the signature, when it is added after
+ * signing), X-Amz-Date, x-amz-content-sha256 when the case signs the
+ * body, and Authorization, in that order on the wire.
  */
 static void
 test_header_case(void **state)
 {
 	const struct suite_case *c = *state;
-	struct sigv4_header	 h[CASE_HEADERS + 3];
+	struct sigv4_header	 h[CASE_HEADERS + 3], wire[4];
 	struct sigv4_request	 req;
 	struct parsed		*p;
-	struct buf		 creq, auth, sh;
+	struct buf		 creq, auth, sh, sreq;
 	char			 hash[SIGV4_HEX_SIZE], sig[SIGV4_HEX_SIZE];
-	char			*want;
-	size_t			 n;
+	size_t			 n, nw = 0;
 
 	assert_non_null(p = calloc(1, sizeof(*p)));
 	load(c, p, hash, h);
 	n = p->nheaders;
+	if (p->token[0] != '\0') {
+		wire[nw].name = "X-Amz-Security-Token";
+		wire[nw++].value = p->token;
+		if (!p->omit_token)
+			h[n++] = wire[nw - 1];
+	}
 	h[n].name = "X-Amz-Date";
 	h[n++].value = p->amzdate;
-	if (p->token[0] != '\0' && !p->omit_token) {
-		h[n].name = "X-Amz-Security-Token";
-		h[n++].value = p->token;
-	}
+	wire[nw++] = h[n - 1];
 	if (p->sign_body) {
 		h[n].name = "x-amz-content-sha256";
 		h[n++].value = hash;
+		wire[nw++] = h[n - 1];
 	}
 	memset(&req, 0, sizeof(req));
 	req.method = p->method;
@@ -347,20 +395,31 @@ test_header_case(void **state)
 	assert_int_equal(sigv4_canonical_request(&creq, &req), 0);
 	check_steps(c, p, "header", &creq, sig);
 
-	/* The Authorization header, by steps and by sigv4_sign at once. */
-	want = signed_authorization(c, "header-signed-request.txt");
+	/*
+	 * The whole signed request, with the Authorization value made by
+	 * steps, and again by sigv4_sign at once.
+	 */
 	buf_init(&sh, 4096);
 	buf_init(&auth, 4096);
+	buf_init(&sreq, CASE_FILE_MAX);
 	assert_int_equal(sigv4_signed_headers(&sh, h, n), 0);
 	assert_int_equal(sigv4_authorization(&auth, p->akid, p->amzdate,
 	    p->region, p->service, sh.data, sig), 0);
-	same(c, "Authorization (by steps)", auth.data, auth.len, want);
+	wire[nw].name = "Authorization";
+	wire[nw].value = auth.data;
+	signed_request(c, &sreq, NULL, wire, nw + 1);
+	same_file_by(c, "header-signed-request.txt", " (by steps)", sreq.data,
+	    sreq.len);
 	buf_reset(&auth);
+	buf_reset(&sreq);
 	assert_int_equal(sigv4_sign(&auth, &req, p->akid, p->secret,
 	    p->amzdate, p->region, p->service), 0);
-	same(c, "Authorization (sigv4_sign)", auth.data, auth.len, want);
+	wire[nw].value = auth.data;
+	signed_request(c, &sreq, NULL, wire, nw + 1);
+	same_file_by(c, "header-signed-request.txt", " (sigv4_sign)",
+	    sreq.data, sreq.len);
 
-	free(want);
+	buf_free(&sreq);
 	buf_free(&sh);
 	buf_free(&auth);
 	buf_free(&creq);
@@ -370,7 +429,10 @@ test_header_case(void **state)
 
 /*
  * Query signing (presigned URLs): the same functions, with the X-Amz-*
- * parameters in the query and only the request's own headers signed.
+ * parameters in the query and only the request's own headers signed. The
+ * parameters are written in the order the suite's URLs carry them, which
+ * is not the canonical order: the signer sorts them. A session token the
+ * case leaves unsigned joins the URL after signing, before the signature.
  */
 static void
 test_query_case(void **state)
@@ -379,30 +441,35 @@ test_query_case(void **state)
 	struct sigv4_header	 h[CASE_HEADERS];
 	struct sigv4_request	 req;
 	struct parsed		*p;
-	struct buf		 q, sh, scope, creq;
+	struct buf		 params, q, sh, scope, creq, sreq;
 	char			 hash[SIGV4_HEX_SIZE], sig[SIGV4_HEX_SIZE];
 
 	assert_non_null(p = calloc(1, sizeof(*p)));
 	load(c, p, hash, h);
 	buf_init(&sh, 4096);
 	buf_init(&scope, 4096);
+	buf_init(&params, CASE_FILE_MAX);
 	buf_init(&q, CASE_FILE_MAX);
 	assert_int_equal(sigv4_signed_headers(&sh, h, p->nheaders), 0);
 	assert_int_not_equal(buf_printf(&scope, "%s/%.8s/%s/%s/aws4_request",
 	    p->akid, p->amzdate, p->region, p->service), -1);
-	assert_int_not_equal(buf_printf(&q, "%s%sX-Amz-Algorithm=%s"
-	    "&X-Amz-Credential=", p->query, p->query[0] ? "&" : "",
-	    SIGV4_ALGORITHM), -1);
-	assert_int_equal(sigv4_uri_encode(&q, scope.data, scope.len, 0), 0);
-	assert_int_not_equal(buf_printf(&q, "&X-Amz-Date=%s&X-Amz-Expires=%ld"
-	    "&X-Amz-SignedHeaders=", p->amzdate, p->expires), -1);
-	assert_int_equal(sigv4_uri_encode(&q, sh.data, sh.len, 0), 0);
+	assert_int_not_equal(buf_printf(&params, "X-Amz-Algorithm=%s"
+	    "&X-Amz-Credential=", SIGV4_ALGORITHM), -1);
+	assert_int_equal(sigv4_uri_encode(&params, scope.data, scope.len, 0),
+	    0);
+	assert_int_not_equal(buf_printf(&params, "&X-Amz-Date=%s"
+	    "&X-Amz-SignedHeaders=", p->amzdate), -1);
+	assert_int_equal(sigv4_uri_encode(&params, sh.data, sh.len, 0), 0);
+	assert_int_not_equal(buf_printf(&params, "&X-Amz-Expires=%ld",
+	    p->expires), -1);
 	if (p->token[0] != '\0' && !p->omit_token) {
-		assert_int_not_equal(buf_addstr(&q, "&X-Amz-Security-Token="),
-		    -1);
-		assert_int_equal(sigv4_uri_encode(&q, p->token,
+		assert_int_not_equal(buf_addstr(&params,
+		    "&X-Amz-Security-Token="), -1);
+		assert_int_equal(sigv4_uri_encode(&params, p->token,
 		    strlen(p->token), 0), 0);
 	}
+	assert_int_not_equal(buf_printf(&q, "%s%s%s", p->query,
+	    p->query[0] ? "&" : "", params.data), -1);
 	memset(&req, 0, sizeof(req));
 	req.method = p->method;
 	req.path = p->path;
@@ -416,7 +483,22 @@ test_query_case(void **state)
 	assert_int_equal(sigv4_canonical_request(&creq, &req), 0);
 	check_steps(c, p, "query", &creq, sig);
 
+	/* The presigned request: the parameters, then the signature. */
+	if (p->token[0] != '\0' && p->omit_token) {
+		assert_int_not_equal(buf_addstr(&params,
+		    "&X-Amz-Security-Token="), -1);
+		assert_int_equal(sigv4_uri_encode(&params, p->token,
+		    strlen(p->token), 0), 0);
+	}
+	assert_int_not_equal(buf_printf(&params, "&X-Amz-Signature=%s", sig),
+	    -1);
+	buf_init(&sreq, CASE_FILE_MAX);
+	signed_request(c, &sreq, params.data, NULL, 0);
+	same_file(c, "query-signed-request.txt", sreq.data, sreq.len);
+
+	buf_free(&sreq);
 	buf_free(&creq);
+	buf_free(&params);
 	buf_free(&q);
 	buf_free(&sh);
 	buf_free(&scope);

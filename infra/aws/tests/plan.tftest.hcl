@@ -106,6 +106,11 @@ run "phase_1_makes_no_instances" {
     condition     = output.asg_name == "" && output.url == "http://candi123-1.us-east-1.elb.amazonaws.com"
     error_message = "Phase 1 must report the load balancer's URL and no group."
   }
+
+  assert {
+    condition     = output.name == "candidates"
+    error_message = "Phase 1 must report the deployment's name, which deploy.sh tags the images with."
+  }
 }
 
 run "health_check_is_gtg" {
@@ -335,6 +340,11 @@ run "target_tracking_alternative" {
       aws_autoscaling_policy.requests[0].target_tracking_configuration[0].predefined_metric_specification[0].resource_label == "app/candi123/0123456789abcdef/targetgroup/candi123/0123456789abcdef"
     )
     error_message = "Target tracking must follow ALBRequestCountPerTarget of this load balancer's target group."
+  }
+
+  assert {
+    condition     = aws_autoscaling_policy.requests[0].estimated_instance_warmup == 60
+    error_message = "Target tracking must count a new instance after the original's 60 s warm-up."
   }
 
   assert {

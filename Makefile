@@ -186,8 +186,12 @@ install: build/candidates
 # about 17 minutes and wants a quiet machine. BENCH_QUICK=1 for a short pass.
 bench:
 	@tests/deps.sh $(DEPS_BUILD) $(DEPS_RUN) $(DEPS_BENCH)
-	$(MAKE) build/candidates build/bench/hello
+	$(MAKE) build/candidates build/bench/hello build/bench/bound
 	node tests/bench/bench.js
+
+build/bench/bound: tests/bench/bound.c Makefile
+	@mkdir -p build/bench
+	$(CC) $(CPPFLAGS) $(ALL_CFLAGS) -o $@ $<
 
 build/bench/hello: tests/bench/hello.c Makefile
 	$(call need)

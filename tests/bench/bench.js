@@ -6,7 +6,11 @@
 //   ceiling  the same nginx answering `return 200` on a second port: what a
 //            request costs the web server alone;
 //   floor    tests/bench/hello.c (a bare libfcgi responder) behind the same
-//            web server configuration: what the FastCGI hop itself costs.
+//            web server configuration: what the FastCGI hop itself costs;
+//   bound    tests/bench/bound.c (a one-thread epoll loop answering raw
+//            records, keeping connections as the service does) on /gtg:
+//            what is left once the app costs nothing, the web server's
+//            and the kernel's share. No app can do better than it.
 //
 // Every stack is the shipped one, started by tests/stack.sh (which renders
 // nginx-conf/ or lighttpd-conf/), the app on SQLite seeded with 1000 names.
@@ -68,6 +72,7 @@ const BUDGET_MIN = num('BENCH_BUDGET_MIN', 17);
 const QUIET_WAIT = num('BENCH_QUIET_WAIT', 20, 0);
 const APP = path.resolve(ROOT, env.BENCH_APP || 'build/candidates');
 const HELLO = path.resolve(ROOT, 'build/bench/hello');
+const BOUND_APP = path.resolve(ROOT, 'build/bench/bound');
 const OUT = path.resolve(ROOT, env.BENCH_OUT || 'tests/bench');
 const LOAD_CPU = '0';
 const SERVER_CPU = '1';
@@ -88,6 +93,7 @@ const ENDPOINTS = [
 ];
 const CEILING = { name: 'ceiling: nginx return 200', short: 'ceiling', path: '/gtg', expect: 200, ref: 'ceiling' };
 const FLOOR = { name: 'floor: libfcgi hello', short: 'floor', path: '/gtg', expect: 200, ref: 'floor' };
+const BOUND = { name: 'bound: raw FastCGI, no app', short: 'bound', path: '/gtg', expect: 200, ref: 'bound' };
 
 function num(name, dflt, min = 1) {
 	const v = env[name] === undefined || env[name] === '' ? dflt : Number(env[name]);
@@ -569,11 +575,13 @@ function floorOpts(v) {
 }
 
 async function runFloor(variant, web, rep) {
-	const stack = new Stack(web, HELLO, floorOpts(variant));
-	await withStacks([stack], async () => {
-		for (const c of CONCURRENCY)
-			record(variant.name, web, FLOOR, c, rep,
-			    await measure(stack, stack.port, FLOOR, c, `${web} ${FLOOR.name}`));
+	const floor = new Stack(web, HELLO, floorOpts(variant));
+	const bound = new Stack(web, BOUND_APP, variant);
+	await withStacks([floor, bound], async () => {
+		for (const [ep, st] of [[FLOOR, floor], [BOUND, bound]])
+			for (const c of CONCURRENCY)
+				record(variant.name, web, ep, c, rep,
+				    await measure(st, st.port, ep, c, `${web} ${ep.name}`));
 	});
 }
 
@@ -647,7 +655,7 @@ function rowsFor(variant, web) {
 	const ceiling = results[variant].nginx?.[CEILING.name] ?? results.shipped?.nginx?.[CEILING.name];
 	const floor = byEp[FLOOR.name];
 	const rows = [];
-	for (const ep of [CEILING, FLOOR, ...ENDPOINTS]) {
+	for (const ep of [CEILING, FLOOR, BOUND, ...ENDPOINTS]) {
 		if (ep === CEILING && web !== 'nginx') continue;
 		for (const c of CONCURRENCY) {
 			const runs = byEp[ep.name]?.[c];
@@ -707,10 +715,13 @@ function targets(variant, web) {
 			check(r !== null && r <= limit, `${ep.name} c=${c}: CPU ${fmt(r, 2)}× the floor's (at most ${limit}×)`);
 		}
 	}
+	const top = Math.max(...CONCURRENCY);
+	const p99At = (name) => median((byEp[name]?.[top] ?? []).filter(Boolean).map((r) => r.p99));
+	const boundP99 = p99At(BOUND.name);
 	for (const ep of ENDPOINTS.filter((e) => e.path.startsWith('/gtg'))) {
-		const top = Math.max(...CONCURRENCY);
-		const p99 = median((byEp[ep.name]?.[top] ?? []).filter(Boolean).map((r) => r.p99));
-		check(p99 !== null && p99 < 3, `${ep.name} c=${top}: p99 ${fmt(p99, 2)} ms (under 3 ms)`);
+		const p99 = p99At(ep.name);
+		check(p99 !== null && p99 < 3, `${ep.name} c=${top}: p99 ${fmt(p99, 2)} ms (under 3 ms; ` +
+		    `the bound, an app that costs nothing: ${fmt(boundP99, 2)} ms)`);
 		const errs = CONCURRENCY.reduce((a, c) =>
 			a + (byEp[ep.name]?.[c] ?? []).filter(Boolean).reduce((b, r) => b + r.errors, 0), 0);
 		check(errs === 0, `${ep.name}: ${errs} errors or timeouts at c=${CONCURRENCY.join(',')}`);
@@ -816,7 +827,10 @@ function report(variants, started, elapsed) {
 	    'requests completed. Figures are medians over repetitions, ±half their range; ratios are taken within ' +
 	    'each repetition, then their median. The ceiling is nginx answering `return 200` from the same ' +
 	    'configuration on a second port; the floor is `tests/bench/hello.c` behind the same configuration, ' +
-	    'with a FastCGI connection per request (libfcgi\'s own loop ties a thread to each kept connection). ' +
+	    'with a FastCGI connection per request (libfcgi\'s own loop ties a thread to each kept connection); ' +
+	    'the bound is `tests/bench/bound.c`, a one-thread epoll loop that answers raw FastCGI records ' +
+	    'with a canned 200 and keeps connections as the service does: the least any app can cost behind ' +
+	    'the shipped configuration. ' +
 	    'App RSS is the peak (VmHWM) over a run of its worker, the process that serves, plus what the ' +
 	    'parent that keeps the socket holds alone (Private_Clean + Private_Dirty of its smaps_rollup); ' +
 	    'in brackets the anonymous part (the worker\'s RssAnon plus the same), the rest being ' +
@@ -906,14 +920,17 @@ function describe(v) {
 }
 
 async function main() {
-	for (const [f, what] of [[APP, 'the service (make)'], [HELLO, 'the floor (make build/bench/hello)']])
+	for (const [f, what] of [[APP, 'the service (make)'], [HELLO, 'the floor (make build/bench/hello)'],
+		[BOUND_APP, 'the bound (make build/bench/bound)']])
 		if (!fs.existsSync(f)) die(`${path.relative(ROOT, f)} is missing: build ${what} first`);
 	if (os.cpus().length < 2) die('needs 2 cores: one for wrk, one for the server');
 	const variants = [{ name: 'shipped' }, ...TUNE.map(parseVariant)];
 	const webs = variants.length > 1 ? ['nginx'] : WEBS;
 	const started = new Date();
 	const t0 = Date.now();
-	const perStack = (web, v) => (web === 'nginx' && v.name === 'shipped' ? 1 : 0) + ENDPOINTS.length + 1;
+	// Ceiling, endpoints, floor, and the bound outside tuning.
+	const perStack = (web, v) => (web === 'nginx' && v.name === 'shipped' ? 1 : 0) + ENDPOINTS.length +
+	    (variants.length > 1 ? 1 : 2);
 	plan.left = REPS * CONCURRENCY.length *
 	    webs.reduce((a, w) => a + variants.reduce((b, v) => b + perStack(w, v), 0), 0);
 	plan.start = t0;

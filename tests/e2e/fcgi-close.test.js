@@ -108,3 +108,43 @@ describe('the app closes FastCGI connections without lingering', () => {
     });
   }
 });
+
+// A new connection keeps the listening socket to itself until its first
+// request is in (fcgi-app/server.c, take_new), so that connections made
+// meanwhile wait in the backlog instead of waking workers before their
+// request is written. A connector that sends nothing may hold it only
+// FIRST_REQUEST_MS (5 ms): the others are still accepted.
+describe('a connection that sends nothing does not keep others waiting', () => {
+  let stack;
+  let sock;
+  before(async () => {
+    stack = await startStack({ env: { CANDIDATES_THREADS: '3' } });
+    sock = path.join(stack.dir, 'fcgi.sock');
+  });
+  after(async () => {
+    await stack.stop();
+    assertNoSanitizerReport(stack.logText());
+  });
+
+  it('two silent connections, then requests on new ones are answered at once', async () => {
+    const silent = [await connect(sock), await connect(sock)];
+    try {
+      // Each takes a worker, once accepted; the third worker serves.
+      await sleep(100);
+      for (const uri of ['/gtg', '/gtg?details', '/candidate/nobody']) {
+        const c = await connect(sock);
+        try {
+          const t0 = Date.now();
+          const r = await within(1000, c.request(GET(uri)), uri);
+          assert.ok([200, 404].includes(r.status), `${uri}: ${r.status}`);
+          const ms = Date.now() - t0;
+          assert.ok(ms < 500, `${uri} took ${ms} ms behind silent connections`);
+        } finally {
+          c.destroy();
+        }
+      }
+    } finally {
+      for (const s of silent) s.destroy();
+    }
+  });
+});

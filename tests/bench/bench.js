@@ -29,9 +29,9 @@
 // Settings (environment; `make bench BENCH_QUICK=1` for a short pass):
 //   BENCH_QUICK=1          2 s runs, 1 repetition
 //   BENCH_DURATION=s       seconds per run            (default 6: at the
-//                          issue's 10 s the 135 runs of a full bench
-//                          take 23 minutes, past its 20-minute budget;
-//                          6 s leaves 2 of the 17 minutes for repeats)
+//                          issue's 10 s the 153 runs of a full bench
+//                          take 27 minutes, past its 20-minute budget;
+//                          6 s takes about 16 of the 17 minutes)
 //   BENCH_REPS=n           repetitions                (default 3)
 //   BENCH_CONCURRENCY=list connections                (default 1,16,64)
 //   BENCH_WEB=list         web servers                (default nginx,lighttpd)

@@ -218,7 +218,8 @@ build/fuzz/libcandidates.a: $(FUZZ_OBJS)
 	rm -f $@
 	ar rcs $@ $(FUZZ_OBJS)
 
-build/fuzz/fuzz_%: tests/fuzz/fuzz_%.c tests/fuzz/fuzz.h build/fuzz/libcandidates.a
+build/fuzz/fuzz_%: tests/fuzz/fuzz_%.c tests/fuzz/fuzz.h tests/unit/memstore.h \
+    build/fuzz/libcandidates.a
 	$(call need)
 	$(FUZZ_CC) $(CPPFLAGS) $(WARN) $(SAN) -fsanitize=fuzzer $(PKG_CFLAGS) \
 	    -Ifcgi-app -pthread -o $@ $< build/fuzz/libcandidates.a \

@@ -47,6 +47,26 @@ build {
     ]
   }
 
+  # The store the image serves as shipped, which is what an instance
+  # serves if its user data never runs: a cloud's image names its cloud's
+  # shared store, so such an instance serves the same data as the others
+  # or fails its health check, never a SQLite file of its own behind the
+  # load balancer. A new cloud's source gets its own step here and joins
+  # the except list of the last one.
+  provisioner "shell" {
+    only             = ["amazon-ebs.debian"]
+    execute_command  = local.sudo
+    environment_vars = ["STORE=dynamodb"]
+    script           = "${var.source_root}/images/provision/store.sh"
+  }
+
+  provisioner "shell" {
+    except           = ["amazon-ebs.debian"]
+    execute_command  = local.sudo
+    environment_vars = ["STORE=${var.store}"]
+    script           = "${var.source_root}/images/provision/store.sh"
+  }
+
   provisioner "shell" {
     only             = ["amazon-ebs.debian"]
     execute_command  = local.sudo

@@ -24,6 +24,14 @@ variable "web_address" {
   default     = "0.0.0.0"
 }
 
+# A cloud's image names its own cloud's store (build.pkr.hcl), whatever
+# this says.
+variable "store" {
+  type        = string
+  description = "The store an image for no cloud serves until something rewrites /etc/default/candidates (the provisioning test's Debian root): sqlite, or a store the app has a module for."
+  default     = "sqlite"
+}
+
 # The same name as Terraform's var.name (infra/aws), which tags everything
 # Terraform makes Project=<name>: the image carries that tag too, so that
 # destroying one deployment removes its own images and no one else's.

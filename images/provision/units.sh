@@ -1,7 +1,8 @@
 #!/bin/sh
 # Installs the app's systemd unit and its environment file, and enables
-# the app and the web server for the next boot. The instance's user data
-# overwrites the environment file at boot, before the unit starts.
+# the app and the web server for the next boot. store.sh, which runs next,
+# fills in the store the file names as shipped; the instance's user data
+# overwrites the file at boot, before the unit starts.
 #
 # Environment: SRC, WEB (nginx or lighttpd).
 set -eu

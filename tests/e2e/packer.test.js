@@ -260,20 +260,58 @@ test('Packer runs the provisioning scripts in order, with the settings they read
     ['shell', [], false],
     ['file', [], false],
     ['shell', ['packages.sh', 'app.sh', 'web.sh', 'units.sh'].map((f) => `images/provision/${f}`), false],
+    ['shell', ['images/provision/store.sh'], true],
+    ['shell', ['images/provision/store.sh'], false],
     ['shell', ['images/provision/aws-ssm-agent.sh'], true],
     ['shell', ['images/provision/cleanup.sh'], false],
   ]);
   const env = ['SRC=/tmp/candidates', 'WEB=lighttpd', 'WEB_PORT=8081', 'WEB_ADDR=0.0.0.0'];
   assert.deepEqual(list[2].environment_vars, env);
-  assert.deepEqual(list[4].environment_vars, env);
-  assert.deepEqual(list[3].only, ['amazon-ebs.debian'], 'the SSM agent is for AWS images only');
-  assert.deepEqual(list[3].environment_vars, ['AWS_REGION=us-east-1']);
+  assert.deepEqual(list[6].environment_vars, env);
+  assert.deepEqual(list[5].only, ['amazon-ebs.debian'], 'the SSM agent is for AWS images only');
+  assert.deepEqual(list[5].environment_vars, ['AWS_REGION=us-east-1']);
   for (const s of list.flatMap((x) => x.scripts ?? (x.script ? [x.script] : []))) {
     fs.accessSync(s, fs.constants.X_OK);
   }
   // What the file provisioner uploads is what the scripts build from.
   assert.deepEqual(list[1].sources.map(rel), ['Makefile', 'fcgi-app', 'nginx-conf', 'lighttpd-conf', 'images']);
   assert.equal(list[1].destination, '/tmp/candidates/');
+});
+
+// The store each source's image names as shipped in /etc/default/candidates,
+// which is what an instance serves when its user data did not run: a
+// cloud's own shared store, whatever var.store says, never the sqlite of
+// an image for no cloud (the chroot's), or each instance behind the load
+// balancer would answer from a file of its own.
+const SHIPPED_STORE = { 'amazon-ebs.debian': 'dynamodb' };
+
+test('a cloud\'s image ships its cloud\'s store, whatever var.store says; an image for no cloud ships var.store', { skip: NO_PACKER }, async () => {
+  const parsed = await steps.parseAll();
+  const variables = Object.assign({}, ...Object.values(parsed).map((d) => d.variable ?? {}));
+  assert.equal(variables.store?.[0]?.default, 'sqlite', 'var.store must default to sqlite');
+  const sources = Object.values(parsed).flatMap((d) => d.build ?? []).flatMap((b) => b.sources)
+    .map((s) => s.replace(/^source\./, ''));
+  for (const s of sources) {
+    assert.ok(s in SHIPPED_STORE, `source ${s} has no store in SHIPPED_STORE: give it a store.sh step with its cloud's store`);
+  }
+  const rows = [
+    { line: __LINE__(), source: 'amazon-ebs.debian', vars: {}, want: 'dynamodb' },
+    { line: __LINE__(), source: 'amazon-ebs.debian', vars: { store: 'sqlite' }, want: 'dynamodb' },
+    { line: __LINE__(), source: steps.CHROOT_SOURCE, vars: {}, want: 'sqlite' },
+    { line: __LINE__(), source: steps.CHROOT_SOURCE, vars: { store: 'dynamodb' }, want: 'dynamodb' },
+    ...sources.map((source) => ({ line: __LINE__(), source, vars: {}, want: SHIPPED_STORE[source] })),
+  ];
+  for (const row of rows) {
+    const list = await steps.provisionSteps({ source_root: ROOT, ...row.vars }, steps.IMAGES, row.source);
+    const names = (s) => (s.scripts ?? (s.script ? [s.script] : [])).map((f) => path.basename(f));
+    const run = list.filter((s) => !s.skip);
+    const store = run.filter((s) => names(s).includes('store.sh'));
+    assert.equal(store.length, 1, `row ${row.line}: ${row.source} runs store.sh ${store.length} times`);
+    assert.deepEqual(store[0].environment_vars, [`STORE=${row.want}`], `row ${row.line}: ${row.source}`);
+    // After units.sh installs the file it edits.
+    const units = run.findIndex((s) => names(s).includes('units.sh'));
+    assert.ok(units >= 0 && units < run.indexOf(store[0]), `row ${row.line}: store.sh must run after units.sh`);
+  }
 });
 
 // The line a table row was written on, so a failure names its row.

@@ -12,6 +12,7 @@ const { spawn, spawnSync } = require('node:child_process');
 const fs = require('node:fs');
 const path = require('node:path');
 const { request, freePort } = require('../lib/stack.js');
+const steps = require('../infra/packer-steps.js');
 
 const ROOT = path.resolve(__dirname, '..', '..');
 const VM_SH = path.join(ROOT, 'tests', 'infra', 'vm.sh');
@@ -167,6 +168,16 @@ for (const web of ['nginx', 'lighttpd']) {
       assert.equal(fs.readFileSync(path.join(root, 'etc', 'machine-id'), 'utf8'), '',
         'every instance must make its own machine id');
 
+      // The store the image ships: what var.store says for an image for no
+      // cloud (a cloud's own is packer.test.js's), filled in by store.sh.
+      const envFile = path.join(root, 'etc', 'default', 'candidates');
+      const shipped = fs.readFileSync(envFile, 'utf8');
+      const parsed = await steps.parseAll();
+      const store = Object.values(parsed).find((d) => d.variable?.store)?.variable.store[0].default;
+      assert.equal(store, 'sqlite');
+      assert.match(shipped, new RegExp(`^CANDIDATES_STORE=${store}$`, 'm'));
+      assert.doesNotMatch(shipped, /@[A-Z_]+@/, 'a placeholder is left in /etc/default/candidates');
+
       // systemd's own reading of the units, where the host has it.
       if (have('systemd-analyze')) {
         const a = spawnSync('systemd-analyze', ['verify', `--root=${root}`, 'candidates.service', `${web}.service`],
@@ -185,6 +196,28 @@ for (const web of ['nginx', 'lighttpd']) {
       assert.match(vm.output(), /stopped candidates\.service \(exit 0\)/);
       const order = [...vm.output().matchAll(/stopped (\S+)/g)].map((m) => m[1]);
       assert.deepEqual(order, [`${web}.service`, 'candidates.service']);
+
+      // store.sh in the finished image, as the AWS build runs it: a store
+      // the image has a module for is written, anything else stops the
+      // build and leaves the file as it was.
+      const storeSh = fs.readFileSync(path.join(ROOT, 'images', 'provision', 'store.sh'));
+      for (const row of [
+        { line: __LINE__(), store: 'dynamodb', code: 0, want: 'dynamodb' },
+        { line: __LINE__(), store: 'cosmos', code: 2, want: 'dynamodb', says: /no store_cosmos\.so/ },
+        { line: __LINE__(), store: '../x', code: 2, want: 'dynamodb', says: /must be a store's name/ },
+        { line: __LINE__(), store: '', code: 2, want: 'dynamodb', says: /STORE must name/ },
+        { line: __LINE__(), store: 'sqlite', code: 0, want: 'sqlite' },
+      ]) {
+        const r = spawnSync('chroot', [root, '/usr/bin/env', '-i', 'PATH=/usr/sbin:/usr/bin:/sbin:/bin',
+          `STORE=${row.store}`, '/bin/sh', '-s'], { input: storeSh, encoding: 'utf8' });
+        const out = r.stdout + r.stderr;
+        assert.equal(r.status, row.code, `row ${row.line}: ${out}`);
+        if (row.says) assert.match(out, row.says, `row ${row.line}`);
+        const now = fs.readFileSync(envFile, 'utf8');
+        assert.equal(now, shipped.replace(/^CANDIDATES_STORE=.*$/m, `CANDIDATES_STORE=${row.want}`),
+          `row ${row.line}: /etc/default/candidates`);
+        assert.equal(fs.statSync(envFile).mode & 0o777, 0o644, `row ${row.line}`);
+      }
     } catch (err) {
       err.message += `\n--- vm.sh:\n${vm.output()}`;
       for (const f of ['provision.log', 'candidates.service.log', `${web}.service.log`]) {

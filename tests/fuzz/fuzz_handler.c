@@ -21,17 +21,11 @@
 #include "name.h"
 #include "route.h"
 
-#define MEM_MAX	32
+#define MEM_CHECK	CHECK
+#include "../unit/memstore.h"
+
 #define JSON	"application/json"
 #define TEXT	"text/plain; charset=utf-8"
-
-static struct {
-	char			 names[MEM_MAX][NAME_MAX_BYTES];
-	size_t			 lens[MEM_MAX];
-	int			 count;
-	enum store_status	 fail;		/* STORE_OK: behave */
-	int			 fail_after;	/* list: fail after this many */
-} mem;
 
 /* What may already be stored, including an invalid name from elsewhere. */
 static const struct {
@@ -42,108 +36,6 @@ static const struct {
 	{ "\xff\xfe", 2 }, { "%2F", 3 }, { "a+b", 3 }, { "\\", 1 },
 	{ "\xf0\x9f\x98\x80", 4 }, { "..x", 3 }, { "__x_", 4 }, { "<>", 2 },
 	{ "\xc2\x80", 2 }, { "tab", 3 }, { "\xed\xa0\x80", 3 }, { "z", 1 },
-};
-
-static int
-mem_setup(char *err, size_t errlen)
-{
-	(void)err, (void)errlen;
-	return 0;
-}
-
-static void
-mem_teardown(void)
-{
-}
-
-static int
-mem_open(struct store **out, char *err, size_t errlen)
-{
-	(void)err, (void)errlen;
-	*out = NULL;
-	return 0;
-}
-
-static void
-mem_close(struct store *s)
-{
-	(void)s;
-}
-
-static int
-mem_find(const char *name, size_t len)
-{
-	int	 i;
-
-	for (i = 0; i < mem.count; i++)
-		if (mem.lens[i] == len && memcmp(mem.names[i], name, len) == 0)
-			return i;
-	return -1;
-}
-
-static enum store_status
-mem_get(struct store *s, const char *name, size_t len, char *err,
-    size_t errlen)
-{
-	(void)s;
-	CHECK(len >= 1 && len <= NAME_MAX_BYTES, "get of %zu bytes", len);
-	CHECK(name_validate(name, len) == NAME_OK, "get of an invalid name");
-	if (mem.fail != STORE_OK) {
-		snprintf(err, errlen, "injected\r\nfake: line");
-		return mem.fail;
-	}
-	return mem_find(name, len) >= 0 ? STORE_OK : STORE_NOT_FOUND;
-}
-
-static enum store_status
-mem_put(struct store *s, const char *name, size_t len, char *err,
-    size_t errlen)
-{
-	(void)s;
-	CHECK(len >= 1 && len <= NAME_MAX_BYTES, "put of %zu bytes", len);
-	CHECK(name_validate(name, len) == NAME_OK, "put of an invalid name");
-	if (mem.fail != STORE_OK) {
-		snprintf(err, errlen, "injected");
-		return mem.fail;
-	}
-	if (mem_find(name, len) < 0 && mem.count < MEM_MAX) {
-		memcpy(mem.names[mem.count], name, len);
-		mem.lens[mem.count++] = len;
-	}
-	return STORE_OK;
-}
-
-static enum store_status
-mem_list(struct store *s, store_name_fn fn, void *ctx, char *err,
-    size_t errlen)
-{
-	int	 i;
-
-	(void)s;
-	for (i = 0; i < mem.count; i++) {
-		if (mem.fail != STORE_OK && i >= mem.fail_after) {
-			snprintf(err, errlen, "injected on page %d", i);
-			return mem.fail;
-		}
-		if (fn(ctx, mem.names[i], mem.lens[i]) != 0)
-			return STORE_UNAVAILABLE;
-	}
-	if (mem.fail != STORE_OK) {
-		snprintf(err, errlen, "injected at the end");
-		return mem.fail;
-	}
-	return STORE_OK;
-}
-
-static const struct store_ops mem_ops = {
-	.name = "memory",
-	.setup = mem_setup,
-	.teardown = mem_teardown,
-	.open = mem_open,
-	.close = mem_close,
-	.get = mem_get,
-	.put = mem_put,
-	.list = mem_list,
 };
 
 /* The one JSON value the body holds (strict, UTF-8 checked), or NULL. */
@@ -255,14 +147,9 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	}
 	if (data[0] & 8)
 		ctx.gate = &gate;
-	memset(&mem, 0, sizeof(mem));
-	mem.fail = fails[data[1] & 3];
-	mem.fail_after = (data[1] >> 2) & 3;
-	for (i = 0; i < (size_t)(data[1] >> 4); i++) {
-		memcpy(mem.names[i], seeds[i].s, seeds[i].len);
-		mem.lens[i] = seeds[i].len;
-		mem.count++;
-	}
+	mem_reset(fails[data[1] & 3], (data[1] >> 2) & 3);
+	for (i = 0; i < (size_t)(data[1] >> 4); i++)
+		mem_add(seeds[i].s, seeds[i].len);
 	before = (size_t)mem.count;
 
 	req.method = methods[data[0] & 7];

@@ -119,8 +119,10 @@ function resolver(variables, locals, vars) {
   return resolve;
 }
 
-// The provisioners as Packer runs them: [{ type, ...settings }] in order.
-async function provisionSteps(vars = {}, dir = IMAGES) {
+// The provisioners as Packer runs them for one source (the chroot's unless
+// told): [{ type, skip, ...settings }] in order, skip for the steps of
+// other sources.
+async function provisionSteps(vars = {}, dir = IMAGES, source = CHROOT_SOURCE) {
   const parsed = await parseAll(dir);
   const variables = {};
   const locals = {};
@@ -152,8 +154,8 @@ async function provisionSteps(vars = {}, dir = IMAGES) {
     }
     const step = { type };
     for (const [k, v] of Object.entries(raw)) step[k] = resolve(v);
-    step.skip = (step.only && !step.only.includes(CHROOT_SOURCE)) ||
-      (step.except && step.except.includes(CHROOT_SOURCE)) || false;
+    step.skip = (step.only && !step.only.includes(source)) ||
+      (step.except && step.except.includes(source)) || false;
     return step;
   });
 }

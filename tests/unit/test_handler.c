@@ -10,115 +10,12 @@
 #include "handler.h"
 #include "log.h"
 
-#define MEM_MAX 8
-
-static struct {
-	char			 names[MEM_MAX][256];
-	size_t			 lens[MEM_MAX];
-	int			 count;
-	enum store_status	 fail;		/* STORE_OK: behave */
-	int			 fail_after;	/* list: fail after this many */
-} mem;
-
-static int
-mem_setup(char *err, size_t errlen)
-{
-	(void)err, (void)errlen;
-	return 0;
-}
-
-static void
-mem_teardown(void)
-{
-}
-
-static int
-mem_open(struct store **out, char *err, size_t errlen)
-{
-	(void)err, (void)errlen;
-	*out = NULL;
-	return 0;
-}
-
-static void
-mem_close(struct store *s)
-{
-	(void)s;
-}
-
-static int
-mem_find(const char *name, size_t len)
-{
-	int	 i;
-
-	for (i = 0; i < mem.count; i++)
-		if (mem.lens[i] == len && memcmp(mem.names[i], name, len) == 0)
-			return i;
-	return -1;
-}
-
-static enum store_status
-mem_get(struct store *s, const char *name, size_t len, char *err,
-    size_t errlen)
-{
-	(void)s;
-	if (mem.fail != STORE_OK) {
-		snprintf(err, errlen, "injected");
-		return mem.fail;
-	}
-	return mem_find(name, len) >= 0 ? STORE_OK : STORE_NOT_FOUND;
-}
-
-static enum store_status
-mem_put(struct store *s, const char *name, size_t len, char *err,
-    size_t errlen)
-{
-	(void)s;
-	if (mem.fail != STORE_OK) {
-		snprintf(err, errlen, "injected");
-		return mem.fail;
-	}
-	assert_true(len <= 255);
-	if (mem_find(name, len) < 0) {
-		assert_true(mem.count < MEM_MAX);
-		memcpy(mem.names[mem.count], name, len);
-		mem.lens[mem.count++] = len;
-	}
-	return STORE_OK;
-}
-
-static enum store_status
-mem_list(struct store *s, store_name_fn fn, void *ctx, char *err,
-    size_t errlen)
-{
-	int	 i;
-
-	(void)s;
-	for (i = 0; i < mem.count; i++) {
-		if (mem.fail != STORE_OK && i >= mem.fail_after) {
-			snprintf(err, errlen, "injected on page %d", i);
-			return mem.fail;
-		}
-		if (fn(ctx, mem.names[i], mem.lens[i]) != 0)
-			return STORE_UNAVAILABLE;
-	}
-	if (mem.fail != STORE_OK) {
-		snprintf(err, errlen, "injected at the end");
-		return mem.fail;
-	}
-	return STORE_OK;
-}
-
-static const struct store_ops mem_ops = {
-	.name = "memory",
-	.setup = mem_setup,
-	.teardown = mem_teardown,
-	.open = mem_open,
-	.close = mem_close,
-	.get = mem_get,
-	.put = mem_put,
-	.list = mem_list,
-};
+/* A broken store promise fails the test, saying which. */
+#define MEM_CHECK(cond, ...) do {					\
+	if (!(cond))							\
+		fail_msg(__VA_ARGS__);					\
+} while (0)
+#include "memstore.h"
 
 #define JSON "application/json"
 #define TEXT "text/plain; charset=utf-8"
@@ -231,18 +128,18 @@ static const struct row {
 	  "Method Not Allowed", "GET, HEAD", 0, 0, 0 },
 };
 
+/* Adds the names in stored, "a,b", to the store. */
 static void
 load(const char *stored)
 {
 	const char	*p = stored, *comma;
+	size_t		 len;
 
-	memset(&mem, 0, sizeof(mem));
 	while (*p != '\0') {
 		comma = strchr(p, ',');
-		mem.lens[mem.count] = comma ? (size_t)(comma - p) : strlen(p);
-		memcpy(mem.names[mem.count], p, mem.lens[mem.count]);
-		mem.count++;
-		p += mem.lens[mem.count - 1] + (comma ? 1 : 0);
+		len = comma ? (size_t)(comma - p) : strlen(p);
+		mem_add(p, len);
+		p += len + (comma ? 1 : 0);
 	}
 }
 
@@ -259,9 +156,8 @@ test_rows(void **state)
 	for (i = 0; i < sizeof(rows) / sizeof(rows[0]); i++) {
 		const struct row *r = &rows[i];
 
+		mem_reset(r->fail, r->fail_after);
 		load(r->stored);
-		mem.fail = r->fail;
-		mem.fail_after = r->fail_after;
 		req.method = r->method;
 		req.target = r->target;
 		req.target_len = strlen(r->target);
@@ -302,7 +198,7 @@ test_gate(void **state)
 	long			 slot;
 
 	(void)state;
-	load("");
+	mem_reset(STORE_OK, 0);
 	buf_init(&resp.body, RESPONSE_MAX);
 	assert_int_equal(gate_init(&gate, 1, 20), 0);
 	handle(&ctx, &req, &resp);

@@ -13,6 +13,7 @@
 
 #include "config.h"
 #include "log.h"
+#include "name.h"
 #include "server.h"
 #include "supervise.h"
 
@@ -27,6 +28,9 @@ instance_id(const struct store_ops *ops, char *id, size_t idlen)
 	if (gethostname(id, idlen) != 0)
 		snprintf(id, idlen, "unknown");
 	id[idlen - 1] = '\0';
+	/* The kernel takes any bytes; /gtg?details must stay UTF-8 JSON. */
+	if (utf8_scrub(id, strlen(id)) > 0)
+		log_line("candidates: instance id is not UTF-8, sent as %s", id);
 }
 
 int

@@ -100,6 +100,21 @@ name_validate(const char *name, size_t len)
 	return NAME_OK;
 }
 
+size_t
+utf8_scrub(char *s, size_t len)
+{
+	size_t		 i, n, bad = 0;
+	unsigned long	 cp;
+
+	for (i = 0; i < len; i += n)
+		if ((n = utf8_seq((unsigned char *)s + i, len - i, &cp)) == 0) {
+			s[i] = '?';
+			n = 1;
+			bad++;
+		}
+	return bad;
+}
+
 enum name_err
 name_parse(const char *raw, size_t rawlen, char *dst, size_t *dstlen)
 {

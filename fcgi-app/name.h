@@ -31,6 +31,12 @@ enum name_err	name_decode(const char *src, size_t len, char *dst,
 		    size_t *dstlen);
 /* Checks a decoded name. */
 enum name_err	name_validate(const char *name, size_t len);
+/*
+ * Replaces each byte of s[0..len) that is not part of well-formed UTF-8
+ * with '?', so text from outside (a host name) renders as valid JSON.
+ * Returns how many bytes it replaced.
+ */
+size_t		utf8_scrub(char *s, size_t len);
 /* Both steps: what the API does with a raw segment. */
 enum name_err	name_parse(const char *raw, size_t rawlen, char *dst,
 		    size_t *dstlen);

@@ -168,6 +168,39 @@ test_exhaustive(void **state)
 	}
 }
 
+/* Bytes outside well-formed UTF-8 become '?', each one; the rest stays. */
+static void
+test_scrub(void **state)
+{
+	static const struct {
+		int		 line;
+		const char	*in, *out;
+		size_t		 bad;
+	} scrub[] = {
+		{ __LINE__, "", "", 0 },
+		{ __LINE__, "ip-10-0-1-5", "ip-10-0-1-5", 0 },
+		{ __LINE__, "h\xc3\xa9te", "h\xc3\xa9te", 0 },
+		{ __LINE__, "\xf0\x9f\x98\x80", "\xf0\x9f\x98\x80", 0 },
+		{ __LINE__, "\xff", "?", 1 },
+		{ __LINE__, "a\xc3", "a?", 1 },		/* cut short */
+		{ __LINE__, "\xc0\xaf", "??", 2 },		/* overlong */
+		{ __LINE__, "\xed\xa0\x80x", "???x", 3 },	/* surrogate */
+		{ __LINE__, "\xe2\x82\xac\x80", "\xe2\x82\xac?", 1 },
+	};
+	char	 s[32];
+	size_t	 i, bad, len;
+
+	(void)state;
+	for (i = 0; i < sizeof(scrub) / sizeof(scrub[0]); i++) {
+		len = strlen(scrub[i].in);
+		memcpy(s, scrub[i].in, len + 1);
+		bad = utf8_scrub(s, len);
+		if (bad != scrub[i].bad || strcmp(s, scrub[i].out) != 0)
+			ROW_FAIL(scrub[i].line, "\"%s\" with %zu replaced", s,
+			    bad);
+	}
+}
+
 static void
 test_messages(void **state)
 {
@@ -187,6 +220,7 @@ main(void)
 		cmocka_unit_test(test_rows),
 		cmocka_unit_test(test_lengths),
 		cmocka_unit_test(test_exhaustive),
+		cmocka_unit_test(test_scrub),
 		cmocka_unit_test(test_messages),
 	};
 

@@ -574,7 +574,9 @@ function floorOpts(v) {
 	return { ...v, keepalive: 0 };
 }
 
-async function runFloor(variant, web, rep) {
+// The floor, and the bound, which keeps connections as the service does
+// and so runs with the variant's own settings.
+async function runReferences(variant, web, rep) {
 	const floor = new Stack(web, HELLO, floorOpts(variant));
 	const bound = new Stack(web, BOUND_APP, variant);
 	await withStacks([floor, bound], async () => {
@@ -944,7 +946,7 @@ async function main() {
 		for (const web of webs) {
 			console.log(`repetition ${rep + 1}/${REPS}: ${web}`);
 			await runService(variants[0], web, rep);
-			await runFloor(variants[0], web, rep);
+			await runReferences(variants[0], web, rep);
 		}
 	}
 	report(variants, started, (Date.now() - t0) / 1000);

@@ -11,7 +11,7 @@ const net = require('node:net');
 const path = require('node:path');
 const hcl = require('@cdktf/hcl2json');
 const { describe, it, before, after } = require('node:test');
-const { ROOT, startStack, assertNoSanitizerReport, rawRequest, sleep } = require('../lib/stack');
+const { ROOT, startStack, stopCleanly, rawRequest, sleep } = require('../lib/stack');
 const { expectJson, expectText, show } = require('../lib/contract');
 
 // GCP's external HTTP(S) load balancer keeps connections to backends for
@@ -194,11 +194,7 @@ describe('live stacks', { concurrency: true }, () => {
       let stack = null;
       before(async () => { stack = await startStack({ web }); });
       after(async () => {
-        if (stack === null) return;
-        const r = await stack.stop();
-        assertNoSanitizerReport(stack.logText());
-        assert.deepEqual({ code: r.code, signal: r.signal }, { code: 0, signal: null },
-          `stack exit; app log:\n${stack.logText()}`);
+        if (stack !== null) await stopCleanly(stack);
       });
 
       it(`a keep-alive connection idle for ${IDLE_MS / 1000} s still answers, on the same socket`, async () => {

@@ -13,7 +13,7 @@ const http = require('node:http');
 const os = require('node:os');
 const { describe, it, before, after } = require('node:test');
 const {
-  request, rawRequest, assertNoSanitizerReport,
+  request, rawRequest, assertNoSanitizerReport, stopCleanly,
 } = require('./stack');
 
 const enc = encodeURIComponent;
@@ -354,11 +354,7 @@ function contractSuite(label, start, opts = {}) {
     });
 
     after(async () => {
-      if (stack === null) return;
-      const r = await stack.stop();
-      assertNoSanitizerReport(stack.logText());
-      assert.deepEqual({ code: r.code, signal: r.signal }, { code: 0, signal: null },
-        `stack exit; app log:\n${stack.logText()}`);
+      if (stack !== null) await stopCleanly(stack);
     });
 
     describe('an empty store', () => {

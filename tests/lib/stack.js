@@ -275,6 +275,14 @@ function assertNoSanitizerReport(text, what = 'app log') {
   assert.deepEqual(bad, [], `sanitizer report in the ${what}:\n${text}`);
 }
 
+// Stops a stack that must end cleanly: exit 0 and no sanitizer report.
+async function stopCleanly(stack) {
+  const r = await stack.stop();
+  assertNoSanitizerReport(stack.logText());
+  assert.deepEqual({ code: r.code, signal: r.signal }, { code: 0, signal: null },
+    `stack exit; app log:\n${stack.logText()}`);
+}
+
 function response(status, headers, body) {
   return {
     status,
@@ -420,6 +428,7 @@ module.exports = {
   startStack,
   workerOf,
   assertNoSanitizerReport,
+  stopCleanly,
   request,
   rawRequest,
   sleep,

@@ -12,7 +12,7 @@ const zlib = require('node:zlib');
 const steps = require('../infra/packer-steps.js');
 
 const ROOT = path.resolve(__dirname, '..', '..');
-const SCHEMA_FILE = path.resolve(ROOT, '..', 'shared', 'testdata',
+const SCHEMA_FILE = path.join(ROOT, 'tests', 'testdata',
   'packer-plugins-schema.json.gz');
 
 function have(cmd) {

@@ -1,5 +1,5 @@
 'use strict';
-// The whole HTTP contract of ../shared/DESIGN.md as one reusable suite:
+// The whole HTTP contract of docs/contract.md as one reusable suite:
 //
 //   contractSuite('sqlite/nginx', () => startStack({ web: 'nginx' }));
 //

@@ -1,6 +1,6 @@
 /*
  * SigV4 against the official AWS test suite, byte for byte: for every
- * case folder in shared/testdata/aws-sigv4 (the copy of aws-c-auth's
+ * case folder in tests/testdata/aws-sigv4 (the copy of aws-c-auth's
  * tests/aws-signing-test-suite/v4), the canonical request, string to
  * sign, signature and whole signed request of header signing, and the
  * same four of query signing (the presigned URL). Each case is one
@@ -12,9 +12,8 @@
  * the signer returned (see signed_request), and compared whole. Every
  * case of the suite is in scope; none is skipped.
  *
- * The suite is found at $SIGV4_TESTDATA, else ../shared/testdata/aws-sigv4
- * from the repository root (where `make unit` runs), which is where CI
- * keeps shared/ beside the clone.
+ * The suite is found at $SIGV4_TESTDATA, else tests/testdata/aws-sigv4
+ * from the repository root, where `make unit` runs.
  */
 #include "unit.h"
 
@@ -686,7 +685,7 @@ main(void)
 	int			 rc;
 
 	if ((testdata = getenv("SIGV4_TESTDATA")) == NULL || *testdata == '\0')
-		testdata = "../shared/testdata/aws-sigv4";
+		testdata = "tests/testdata/aws-sigv4";
 	cases = find_cases(&n);
 	if (n == 0) {
 		fprintf(stderr, "test_sigv4: no AWS SigV4 suite at %s (set "

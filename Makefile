@@ -45,24 +45,6 @@ ALL_CFLAGS = $(WARN) $(CFLAGS) $(PKG_CFLAGS) -pthread -fstack-protector-strong
 SAN	 = -O1 -g -fsanitize=address,undefined -fno-sanitize-recover=all \
 	   -fno-omit-frame-pointer
 
-SRCS	:= $(wildcard fcgi-app/*.c)
-LIBSRCS	:= $(filter-out fcgi-app/main.c,$(SRCS))
-UNITS	:= $(patsubst tests/unit/%.c,%,$(wildcard tests/unit/test_*.c))
-
-# The cloud stores are modules, build/store_<name>.so, that the app loads
-# only when CANDIDATES_STORE names one (fcgi-app/store.c): libcurl and
-# OpenSSL, with the thirty-odd libraries Debian builds libcurl against,
-# would cost every SQLite server megabytes of relocated pages. The app
-# links the rest and exports its functions (-rdynamic) to the modules.
-# Each build of the app comes with its modules, beside it.
-MODULES	 = dynamodb
-MOD_SRCS_dynamodb = $(addprefix fcgi-app/,sigv4.c aws_creds.c aws_imds.c \
-	   http_client.c dynamo_wire.c store_dynamodb.c)
-MOD_PKGS_dynamodb = json-c libcurl libcrypto
-APP_SRCS := $(filter-out $(foreach m,$(MODULES),$(MOD_SRCS_$(m))),$(SRCS))
-APP_PKGS  = fcgi json-c sqlite3
-APP_LIBS := $(shell pkg-config --libs $(APP_PKGS) 2>/dev/null) -ldl
-
 # Debian packages: building, running, and testing.
 DEPS_BUILD = build-essential pkg-config libfcgi-dev libjson-c-dev \
 	     libsqlite3-dev libcurl4-openssl-dev libssl-dev
@@ -78,69 +60,115 @@ DEPS_BENCH = wrk gnuplot-nox nodejs:node
 
 all: build/candidates
 
-build/candidates: $(APP_SRCS) fcgi-app/*.h Makefile \
-    $(MODULES:%=build/store_%.so)
-	$(call need)
-	@mkdir -p build
-	$(CC) $(CPPFLAGS) $(ALL_CFLAGS) -rdynamic -o $@ $(APP_SRCS) \
-	    $(APP_LIBS) -pthread
+# The C program: the core in fcgi-app/, each store in fcgi-app/stores/NAME/,
+# and what every cloud store shares (HTTP client, retries, token cache) in
+# fcgi-app/cloud/. SQLite is compiled in. A cloud store is a module,
+# build/store_NAME.so, that the app loads only when CANDIDATES_STORE names
+# it (fcgi-app/store.c): libcurl and OpenSSL, with the thirty-odd libraries
+# Debian builds libcurl against, would cost every SQLite server megabytes of
+# relocated pages. The app exports its functions (-rdynamic) to the modules.
+# Adding a store: its folder, a line in store.c's list, and a line here.
+STORES_IN = sqlite
+MODULES	 = dynamodb
+MOD_PKGS = json-c libcurl libcrypto
 
-# The same program under AddressSanitizer and UndefinedBehaviorSanitizer,
-# which every end-to-end test runs.
-build/san/candidates: $(APP_SRCS) fcgi-app/*.h Makefile \
-    $(MODULES:%=build/san/store_%.so)
-	$(call need)
-	@mkdir -p build/san
-	$(CC) $(CPPFLAGS) $(WARN) $(SAN) $(PKG_CFLAGS) -pthread -rdynamic -o $@ \
-	    $(APP_SRCS) $(APP_LIBS) -pthread
+HDRS	 := $(shell find fcgi-app -name '*.h')
+CORE_SRCS := $(wildcard fcgi-app/*.c)
+CLOUD_SRCS := $(wildcard fcgi-app/cloud/*.c)
+store_srcs = $(wildcard fcgi-app/stores/$(1)/*.c)
+APP_SRCS := $(CORE_SRCS) $(foreach s,$(STORES_IN),$(call store_srcs,$(s)))
+MOD_SRCS_ALL := $(CLOUD_SRCS) $(foreach m,$(MODULES),$(call store_srcs,$(m)))
+# Everything but main(): what unit tests and fuzzers link.
+LIB_SRCS := $(filter-out fcgi-app/main.c,$(APP_SRCS)) $(MOD_SRCS_ALL)
+APP_PKGS  = fcgi json-c sqlite3
+APP_LIBS := $(shell pkg-config --libs $(APP_PKGS) 2>/dev/null) -ldl
+
+# Unit tests and fuzzers sit in the same folders under tests/unit/ and
+# tests/fuzz/ as the code they test; each is named after its file.
+UNIT_SRCS := $(shell find tests/unit -name 'test_*.c')
+UNITS	  := $(patsubst test_%.c,test_%,$(notdir $(UNIT_SRCS)))
+FUZZ_SRCS := $(shell find tests/fuzz -name 'fuzz_*.c')
+FUZZERS	  := $(patsubst %.c,build/fuzz/%,$(notdir $(FUZZ_SRCS)))
+TEST_HDRS := $(shell find tests/unit tests/fuzz -name '*.h')
+vpath test_%.c $(sort $(dir $(UNIT_SRCS)))
+vpath fuzz_%.c $(sort $(dir $(FUZZ_SRCS)))
+INC	 = -Ifcgi-app -Itests/unit -Itests/fuzz
+
+# Four builds ("flavours") of the same sources, each in its own folder with
+# its own objects: the shipped one (build/), the one every test runs under
+# AddressSanitizer and UndefinedBehaviorSanitizer (build/san/), clang's
+# with warnings as errors (build/clang/, built by `make test` to prove the
+# code clean on both compilers), and libFuzzer's (build/fuzz/). In each,
+# the app sits beside the modules built the same way, and the objects of
+# everything but main() make an archive that unit tests and fuzzers link,
+# so each links only what it reaches.
+CLANG	 = clang
+FUZZ_CC	 = clang
+SAN_CFLAGS = $(WARN) $(SAN) $(PKG_CFLAGS) -pthread
+FLAVOURS = opt san clang fuzz
+DIR_opt	 = build
+CC_opt	 = $(CC)
+CF_opt	 = $(ALL_CFLAGS)
+DIR_san	 = build/san
+CC_san	 = $(CC)
+CF_san	 = $(SAN_CFLAGS)
+DIR_clang = build/clang
+CC_clang = $(CLANG)
+CF_clang = $(ALL_CFLAGS)
+DIR_fuzz = build/fuzz
+CC_fuzz	 = $(FUZZ_CC)
+CF_fuzz	 = $(SAN_CFLAGS) -fsanitize=fuzzer-no-link
+objs	 = $(patsubst fcgi-app/%.c,$(DIR_$(1))/obj/%.o,$(2))
+
+# Extra link flags of one unit test: test_sigv4 checks that nothing it
+# frees still holds a secret, by wrapping free().
+UNIT_LDFLAGS_sigv4 = -Wl,--wrap=free
 
 .SECONDEXPANSION:
-build/store_%.so: $$(MOD_SRCS_$$*) fcgi-app/*.h Makefile
-	$(call need,$(MOD_PKGS_$*))
+# The packages are checked once, before the first compile (and, for the
+# tests, before anything of theirs is built).
+build/.pkgs: Makefile
+	$(call need)
 	@mkdir -p build
-	$(CC) $(CPPFLAGS) $(ALL_CFLAGS) -fPIC -shared -o $@ $(MOD_SRCS_$*) \
-	    $$(pkg-config --libs $(MOD_PKGS_$*)) -pthread
+	@touch $@
 
-build/san/store_%.so: $$(MOD_SRCS_$$*) fcgi-app/*.h Makefile
-	$(call need,$(MOD_PKGS_$*))
-	@mkdir -p build/san
-	$(CC) $(CPPFLAGS) $(WARN) $(SAN) $(PKG_CFLAGS) -pthread -fPIC -shared \
-	    -o $@ $(MOD_SRCS_$*) $$(pkg-config --libs $(MOD_PKGS_$*)) -pthread
-
-build/san/test_%: tests/unit/test_%.c $(LIBSRCS) fcgi-app/*.h tests/unit/*.h Makefile
+build/.pkgs-test: Makefile
 	$(call need,cmocka)
-	@mkdir -p build/san
-	$(CC) $(CPPFLAGS) $(WARN) $(SAN) $(PKG_CFLAGS) -Ifcgi-app -pthread -o $@ \
-	    $< $(LIBSRCS) $(PKG_LIBS) $(CMOCKA_LIBS) -pthread
+	@mkdir -p build
+	@touch $@
 
-# The app, its modules and the unit tests built by clang, warnings as
-# errors, so `make test` proves the code clean on both compilers (the fuzz
-# build covers only the library). Objects, each compiled once.
-CLANG	 = clang
-clang_objs = $(patsubst fcgi-app/%.c,build/clang/obj/%.o,$(1))
-.SECONDARY: $(call clang_objs,$(SRCS))
+define flavour
+$(DIR_$(1))/obj/%.o: fcgi-app/%.c $(HDRS) Makefile | build/.pkgs
+	@mkdir -p $$(@D)
+	$(CC_$(1)) $$(CPPFLAGS) $(CF_$(1)) -fPIC -Ifcgi-app -c -o $$@ $$<
+
+$(DIR_$(1))/candidates: $(call objs,$(1),$(APP_SRCS)) \
+    $(MODULES:%=$(DIR_$(1))/store_%.so)
+	$(CC_$(1)) $(CF_$(1)) -rdynamic -o $$@ $(call objs,$(1),$(APP_SRCS)) \
+	    $$(APP_LIBS) -pthread
+
+$(DIR_$(1))/store_%.so: $(call objs,$(1),$(CLOUD_SRCS)) \
+    $$$$(call objs,$(1),$$$$(call store_srcs,$$$$*))
+	$$(call need,$$(MOD_PKGS))
+	$(CC_$(1)) $(CF_$(1)) -shared -o $$@ $$(filter %.o,$$^) \
+	    $$$$(pkg-config --libs $$(MOD_PKGS)) -pthread
+
+$(DIR_$(1))/libcandidates.a: $(call objs,$(1),$(LIB_SRCS))
+	rm -f $$@
+	ar rcs $$@ $$^
+
+$(DIR_$(1))/test_%: build/.pkgs-test test_%.c $(TEST_HDRS) \
+    $(DIR_$(1))/libcandidates.a
+	$(CC_$(1)) $$(CPPFLAGS) $(CF_$(1)) $(INC) -o $$@ $$(filter %.c,$$^) \
+	    $(DIR_$(1))/libcandidates.a $$(PKG_LIBS) $$(CMOCKA_LIBS) \
+	    $$(UNIT_LDFLAGS_$$*) -pthread
+endef
+$(foreach f,$(FLAVOURS),$(eval $(call flavour,$(f))))
+.SECONDARY: $(foreach f,$(FLAVOURS),$(call objs,$(f),$(LIB_SRCS) \
+    fcgi-app/main.c))
 
 clang: build/clang/candidates $(MODULES:%=build/clang/store_%.so) \
     $(addprefix build/clang/,$(UNITS))
-
-build/clang/obj/%.o: fcgi-app/%.c fcgi-app/*.h Makefile
-	$(call need)
-	@mkdir -p build/clang/obj
-	$(CLANG) $(CPPFLAGS) $(ALL_CFLAGS) -fPIC -c -o $@ $<
-
-build/clang/candidates: $(call clang_objs,$(APP_SRCS))
-	$(CLANG) $(ALL_CFLAGS) -rdynamic -o $@ $^ $(APP_LIBS) -pthread
-
-build/clang/store_%.so: $$(call clang_objs,$$(MOD_SRCS_$$*))
-	$(call need,$(MOD_PKGS_$*))
-	$(CLANG) $(ALL_CFLAGS) -shared -o $@ $^ \
-	    $$(pkg-config --libs $(MOD_PKGS_$*)) -pthread
-
-build/clang/test_%: tests/unit/test_%.c tests/unit/*.h fcgi-app/*.h Makefile \
-    $(call clang_objs,$(LIBSRCS))
-	$(call need,cmocka)
-	$(CLANG) $(CPPFLAGS) $(ALL_CFLAGS) -Ifcgi-app -o $@ $< \
-	    $(call clang_objs,$(LIBSRCS)) $(PKG_LIBS) $(CMOCKA_LIBS) -pthread
 
 deps:
 	@tests/deps.sh $(DEPS_BUILD) $(DEPS_RUN) $(RUN_DEPS_$(STORE))
@@ -198,32 +226,17 @@ build/bench/hello: tests/bench/hello.c Makefile
 	@mkdir -p build/bench
 	$(CC) $(CPPFLAGS) $(ALL_CFLAGS) -o $@ $< $$(pkg-config --libs fcgi) -pthread
 
-# libFuzzer harnesses (tests/fuzz/fuzz_*.c) for everything that reads
-# untrusted bytes, under ASan+UBSan. The app's objects go into an archive,
-# so each harness links, and reports coverage of, only what it reaches.
+# libFuzzer harnesses (tests/fuzz/**/fuzz_*.c) for everything that reads
+# untrusted bytes, under ASan+UBSan, each linking the fuzz flavour's
+# archive, so it reaches, and reports coverage of, only what it uses.
 # libFuzzer's runtime is in libclang-rt-14-dev (a Recommends of clang).
-FUZZ_CC	 = clang
-FUZZERS	:= $(patsubst tests/fuzz/%.c,build/fuzz/%,$(wildcard tests/fuzz/fuzz_*.c))
-FUZZ_OBJS := $(patsubst fcgi-app/%.c,build/fuzz/obj/%.o,$(LIBSRCS))
 FUZZ_SECONDS ?= 120
 FUZZ_QUICK_SECONDS ?= 20
 
-build/fuzz/obj/%.o: fcgi-app/%.c fcgi-app/*.h Makefile
+build/fuzz/fuzz_%: fuzz_%.c $(TEST_HDRS) build/fuzz/libcandidates.a
 	$(call need)
-	@mkdir -p build/fuzz/obj
-	$(FUZZ_CC) $(CPPFLAGS) $(WARN) $(SAN) -fsanitize=fuzzer-no-link \
-	    $(PKG_CFLAGS) -pthread -c -o $@ $<
-
-build/fuzz/libcandidates.a: $(FUZZ_OBJS)
-	rm -f $@
-	ar rcs $@ $(FUZZ_OBJS)
-
-build/fuzz/fuzz_%: tests/fuzz/fuzz_%.c tests/fuzz/fuzz.h tests/unit/memstore.h \
-    build/fuzz/libcandidates.a
-	$(call need)
-	$(FUZZ_CC) $(CPPFLAGS) $(WARN) $(SAN) -fsanitize=fuzzer $(PKG_CFLAGS) \
-	    -Ifcgi-app -pthread -o $@ $< build/fuzz/libcandidates.a \
-	    $(PKG_LIBS) -pthread
+	$(FUZZ_CC) $(CPPFLAGS) $(SAN_CFLAGS) -fsanitize=fuzzer $(INC) -o $@ $< \
+	    build/fuzz/libcandidates.a $(PKG_LIBS) -pthread
 
 # Each harness for FUZZ_SECONDS; `make test` runs each for 20 s.
 fuzz: deps-test $(FUZZERS)

@@ -12,11 +12,21 @@ buf_init(struct buf *b, size_t max)
 	b->data = NULL;
 	b->len = b->cap = 0;
 	b->max = max;
+	b->secret = 0;
+}
+
+void
+buf_init_secret(struct buf *b, size_t max)
+{
+	buf_init(b, max);
+	b->secret = 1;
 }
 
 void
 buf_free(struct buf *b)
 {
+	if (b->secret && b->data != NULL)
+		explicit_bzero(b->data, b->cap);
 	free(b->data);
 	b->data = NULL;
 	b->len = b->cap = 0;
@@ -25,6 +35,8 @@ buf_free(struct buf *b)
 void
 buf_reset(struct buf *b)
 {
+	if (b->secret && b->data != NULL)
+		explicit_bzero(b->data, b->len);
 	b->len = 0;
 	if (b->data != NULL)
 		b->data[0] = '\0';
@@ -47,7 +59,18 @@ buf_reserve(struct buf *b, size_t n)
 	cap = b->cap ? b->cap : 64;
 	while (cap < need)
 		cap = cap > SIZE_MAX / 2 ? need : cap * 2;
-	if ((p = realloc(b->data, cap)) == NULL) {
+	if (b->secret) {
+		/* realloc would free the old copy unwiped: move it by hand. */
+		if ((p = malloc(cap)) == NULL) {
+			buf_free(b);
+			return -1;
+		}
+		if (b->data != NULL) {
+			memcpy(p, b->data, b->len + 1);
+			explicit_bzero(b->data, b->cap);
+			free(b->data);
+		}
+	} else if ((p = realloc(b->data, cap)) == NULL) {
 		buf_free(b);
 		return -1;
 	}

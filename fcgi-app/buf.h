@@ -15,9 +15,16 @@ struct buf {
 	size_t	 len;
 	size_t	 cap;
 	size_t	 max;	/* most bytes it may ever hold */
+	int	 secret;	/* wipe every byte before letting go of it */
 };
 
 void	buf_init(struct buf *b, size_t max);
+/*
+ * A buffer for secrets (a key, a token, a request that carries one):
+ * whatever memory it lets go of, when it grows, is reset or is freed, is
+ * wiped first, so no copy is left in freed memory.
+ */
+void	buf_init_secret(struct buf *b, size_t max);
 /* Appends; on failure frees the contents and returns -1. */
 int	buf_add(struct buf *b, const void *p, size_t n) WARN_UNUSED;
 int	buf_addstr(struct buf *b, const char *s) WARN_UNUSED;

@@ -38,27 +38,19 @@ config_long(const char *var, long min, long max, long def, long *out,
 }
 
 int
-config_timeouts(long *timeout_ms, long *connect_timeout_ms, char *err,
-    size_t errlen)
-{
-	if (config_long("CANDIDATES_TIMEOUT_MS", 1, STORE_TIMEOUT_MAX_MS,
-	    STORE_TIMEOUT_DEFAULT_MS, timeout_ms, err, errlen) == -1)
-		return -1;
-	return config_long("CANDIDATES_CONNECT_TIMEOUT_MS", 1,
-	    STORE_TIMEOUT_MAX_MS, STORE_CONNECT_TIMEOUT_DEFAULT_MS,
-	    connect_timeout_ms, err, errlen);
-}
-
-int
 config_read(struct config *cfg, char *err, size_t errlen)
 {
 	const char	*name = config_str("CANDIDATES_STORE", "sqlite");
 
-	if ((cfg->store = store_load(name, err, errlen)) == NULL)
-		return -1;
-	/* Checked here whatever the store, so a typo never waits for use. */
-	if (config_timeouts(&cfg->timeout_ms, &cfg->connect_timeout_ms, err,
-	    errlen) == -1)
+	/* Every value is checked whatever the store: a typo never waits. */
+	if ((cfg->store = store_load(name, err, errlen)) == NULL ||
+	    config_long("CANDIDATES_TIMEOUT_MS", 1, STORE_TIMEOUT_MAX_MS,
+	    STORE_TIMEOUT_DEFAULT_MS, &cfg->timeout_ms, err, errlen) == -1 ||
+	    config_long("CANDIDATES_CONNECT_TIMEOUT_MS", 1,
+	    STORE_TIMEOUT_MAX_MS, STORE_CONNECT_TIMEOUT_DEFAULT_MS,
+	    &cfg->connect_timeout_ms, err, errlen) == -1 ||
+	    config_long("CANDIDATES_LIST_TIMEOUT_MS", 1, STORE_TIMEOUT_MAX_MS,
+	    LIST_TIMEOUT_DEFAULT_MS, &cfg->list_timeout_ms, err, errlen) == -1)
 		return -1;
 	return config_long("CANDIDATES_THREADS", 1, THREADS_MAX,
 	    THREADS_DEFAULT, &cfg->threads, err, errlen);

@@ -1,51 +1,27 @@
 #include "gate.h"
 
-#include <stdlib.h>
-
-static long
-ms_between(const struct timespec *a, const struct timespec *b)
-{
-	return (b->tv_sec - a->tv_sec) * 1000 +
-	    (b->tv_nsec - a->tv_nsec) / 1000000;
-}
-
-static void
-add_ms(struct timespec *t, long ms)
-{
-	t->tv_sec += ms / 1000;
-	t->tv_nsec += (ms % 1000) * 1000000L;
-	if (t->tv_nsec >= 1000000000L) {
-		t->tv_sec++;
-		t->tv_nsec -= 1000000000L;
-	}
-}
-
 int
-gate_init(struct store_gate *g, long limit, long suspect_ms)
+gate_init(struct store_gate *g, long limit, long stall_ms)
 {
 	pthread_condattr_t	 attr;
 	int			 rc;
 
-	g->limit = limit;
-	g->busy = 0;
-	g->suspect_ms = suspect_ms;
-	if ((g->started = calloc((size_t)limit, sizeof(*g->started))) == NULL)
-		return -1;
+	g->limit = limit > 0 ? limit : 1;
+	/* With two slots or more, point requests always keep one. */
+	g->list_limit = g->limit > 1 ? g->limit / 2 : 1;
+	g->busy = g->listing = 0;
+	g->stall_ms = stall_ms;
+	g->moved = mono_now();
 	/* The monotonic clock, so a clock step cannot stretch a wait. */
-	if ((rc = pthread_condattr_init(&attr)) == 0) {
-		rc = pthread_condattr_setclock(&attr, CLOCK_MONOTONIC);
-		if (rc == 0)
-			rc = pthread_cond_init(&g->freed, &attr);
-		pthread_condattr_destroy(&attr);
-	}
+	if ((rc = pthread_condattr_init(&attr)) != 0)
+		return -1;
+	rc = pthread_condattr_setclock(&attr, CLOCK_MONOTONIC);
+	if (rc == 0)
+		rc = pthread_cond_init(&g->freed, &attr);
+	pthread_condattr_destroy(&attr);
 	if (rc == 0 && (rc = pthread_mutex_init(&g->lock, NULL)) != 0)
 		pthread_cond_destroy(&g->freed);
-	if (rc != 0) {
-		free(g->started);
-		g->started = NULL;
-		return -1;
-	}
-	return 0;
+	return rc == 0 ? 0 : -1;
 }
 
 void
@@ -53,67 +29,78 @@ gate_destroy(struct store_gate *g)
 {
 	pthread_cond_destroy(&g->freed);
 	pthread_mutex_destroy(&g->lock);
-	free(g->started);
-	g->started = NULL;
 }
 
-/* When the oldest call in flight began; the gate is full and locked. */
-static struct timespec
-oldest(const struct store_gate *g)
+static int
+has_room(const struct store_gate *g, enum gate_kind kind)
 {
-	struct timespec	 t = g->started[0];
-	long		 i;
-
-	for (i = 1; i < g->limit; i++)
-		if (g->started[i].tv_sec < t.tv_sec ||
-		    (g->started[i].tv_sec == t.tv_sec &&
-		    g->started[i].tv_nsec < t.tv_nsec))
-			t = g->started[i];
-	return t;
+	if (g->busy >= g->limit)
+		return 0;
+	return kind != GATE_LIST || g->listing < g->list_limit;
 }
 
-int
-gate_enter(struct store_gate *g, long *slot)
+enum gate_result
+gate_enter(struct store_gate *g, enum gate_kind kind,
+    const struct deadline *dl)
 {
-	struct timespec	 now, until;
-	long		 i;
-	int		 entered = 0;
+	enum gate_result	 res;
+	struct timespec		 now, stuck_at, until;
 
-	*slot = -1;
 	pthread_mutex_lock(&g->lock);
 	for (;;) {
-		clock_gettime(CLOCK_MONOTONIC, &now);
-		if (g->busy < g->limit)
+		now = mono_now();
+		if (has_room(g, kind)) {
+			/*
+			 * A store with nothing in flight has had no chance to
+			 * move: its clock starts with this call.
+			 */
+			if (g->busy == 0)
+				g->moved = now;
+			g->busy++;
+			if (kind == GATE_LIST)
+				g->listing++;
+			res = GATE_IN;
 			break;
-		/* Wait until a slot frees or the oldest call looks stuck. */
-		until = oldest(g);
-		add_ms(&until, g->suspect_ms);
-		if (ms_between(&now, &until) <= 0)
+		}
+		stuck_at = g->moved;
+		mono_add_ms(&stuck_at, g->stall_ms);
+		if (mono_ms_between(&now, &stuck_at) <= 0) {
+			res = GATE_STUCK;
 			break;
+		}
+		if (mono_ms_between(&now, &dl->end) <= 0) {
+			res = GATE_TIMEOUT;
+			break;
+		}
+		/* Until a slot frees, the store looks stuck, or time is up. */
+		until = deadline_before(dl, &(struct deadline){ stuck_at }) ?
+		    dl->end : stuck_at;
 		pthread_cond_timedwait(&g->freed, &g->lock, &until);
 	}
-	if (g->busy < g->limit) {
-		for (i = 0; g->started[i].tv_sec != 0; i++)
-			continue;
-		/* tv_sec 0 marks a free slot; the monotonic clock is past it. */
-		g->started[i] = now;
-		if (g->started[i].tv_sec == 0)
-			g->started[i].tv_sec = 1;
-		g->busy++;
-		*slot = i;
-		entered = 1;
-	}
 	pthread_mutex_unlock(&g->lock);
-	return entered;
+	return res;
 }
 
 void
-gate_leave(struct store_gate *g, long slot)
+gate_moved(struct store_gate *g)
 {
 	pthread_mutex_lock(&g->lock);
-	g->started[slot].tv_sec = 0;
-	g->started[slot].tv_nsec = 0;
+	g->moved = mono_now();
+	pthread_mutex_unlock(&g->lock);
+}
+
+void
+gate_leave(struct store_gate *g, enum gate_kind kind)
+{
+	pthread_mutex_lock(&g->lock);
 	g->busy--;
-	pthread_cond_signal(&g->freed);
+	if (kind == GATE_LIST)
+		g->listing--;
+	g->moved = mono_now();
+	/*
+	 * Every waiter: the one a point slot suits may not be the one a
+	 * listing's slot suits, and each must see the store moved.
+	 */
+	pthread_cond_broadcast(&g->freed);
 	pthread_mutex_unlock(&g->lock);
 }

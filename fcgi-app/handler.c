@@ -34,39 +34,41 @@ set_out_of_memory(struct response *resp)
 	set_text(resp, 500, "Internal Server Error");
 }
 
-/*
- * The one place a store's answer becomes an HTTP status. A store that is
- * down is a 503 the client may retry, never a 404 that hides the outage.
- */
-static int
-store_status_http(enum store_status st, int found)
-{
-	switch (st) {
-	case STORE_OK:
-		return found;
-	case STORE_NOT_FOUND:
-		return 404;
-	case STORE_UNAVAILABLE:
-		return 503;
-	case STORE_REFUSED:
-		return 500;
-	}
-	return 500;
-}
+/* What the request asked of the store, for the answer and the log. */
+enum store_op {
+	OP_GET,
+	OP_PUT,
+	OP_LIST,
+};
 
-/* Fills resp for a store failure, with the store's reason for the log. */
+static const char *const op_names[] = { "get", "put", "list" };
+
+/*
+ * The one place a store's failure becomes an HTTP answer, with the
+ * store's reason for the log. A store that is down is a 503 the client
+ * may retry, never a 404 that hides the outage; a write that did not
+ * happen is never a 404 either.
+ */
 static void
-set_store_failure(struct response *resp, int status, const char *what,
-    const char *reason)
+set_store_failure(struct response *resp, enum store_op op,
+    enum store_status st, const char *reason)
 {
-	snprintf(resp->error, sizeof(resp->error), "%s: %s", what, reason);
-	if (status == 503) {
+	snprintf(resp->error, sizeof(resp->error), "%s: %s", op_names[op],
+	    reason);
+	switch (st) {
+	case STORE_UNAVAILABLE:
 		resp->retry_after = 1;
 		set_json_error(resp, 503, "store unavailable");
-	} else if (strcmp(what, "put") == 0)
-		set_text(resp, 500, "Unable to update");	/* the original's */
-	else
-		set_json_error(resp, 500, "store refused the request");
+		break;
+	case STORE_OK:		/* not a failure: never passed here */
+	case STORE_NOT_FOUND:	/* a get's is a 404, answered before */
+	case STORE_REFUSED:
+		if (op == OP_PUT)	/* the original's words */
+			set_text(resp, 500, "Unable to update");
+		else
+			set_json_error(resp, 500, "store refused the request");
+		break;
+	}
 }
 
 static void
@@ -89,26 +91,46 @@ set_candidate(struct response *resp, const char *name, size_t len, int list)
 	render_scratch_free(scratch);
 }
 
-/* The gate is optional, so unit tests and fuzzers can leave it out. */
+/*
+ * Takes a store slot within dl; 0 with resp set to the 503 when the store
+ * looks stuck or the wait used up the request's time. The gate is
+ * optional, so unit tests and fuzzers can leave it out.
+ */
 static int
-enter(const struct handler_ctx *ctx, long *slot)
+enter(const struct handler_ctx *ctx, enum gate_kind kind,
+    const struct deadline *dl, enum store_op op, struct response *resp)
 {
-	*slot = -1;
-	return ctx->gate == NULL || gate_enter(ctx->gate, slot);
+	if (ctx->gate == NULL)
+		return 1;
+	switch (gate_enter(ctx->gate, kind, dl)) {
+	case GATE_IN:
+		return 1;
+	case GATE_STUCK:
+		set_store_failure(resp, op, STORE_UNAVAILABLE, "every store "
+		    "slot is taken and the store has not moved for a while");
+		return 0;
+	case GATE_TIMEOUT:
+		set_store_failure(resp, op, STORE_UNAVAILABLE, "the deadline "
+		    "passed waiting for a store slot");
+		return 0;
+	}
+	return 0;
 }
 
 static void
-leave(const struct handler_ctx *ctx, long slot)
+leave(const struct handler_ctx *ctx, enum gate_kind kind)
 {
 	if (ctx->gate != NULL)
-		gate_leave(ctx->gate, slot);
+		gate_leave(ctx->gate, kind);
 }
 
-#define GATE_FULL "every store slot is taken and the oldest call is stuck"
+/* A listing tells the gate it moves every this many names. */
+#define LIST_MOVED_EVERY	256
 
 struct listing {
 	struct buf		*body;
 	struct json_object	*scratch;
+	struct store_gate	*gate;		/* NULL: none */
 	size_t			 count;
 	int			 failed;	/* out of memory or too large */
 };
@@ -126,25 +148,25 @@ list_one(void *arg, const char *name, size_t len)
 		l->failed = 1;
 		return -1;
 	}
-	l->count++;
+	if (++l->count % LIST_MOVED_EVERY == 0 && l->gate != NULL)
+		gate_moved(l->gate);
 	return 0;
 }
 
 static void
 handle_list(const struct handler_ctx *ctx, struct response *resp)
 {
-	struct listing		 l = { &resp->body, NULL, 0, 0 };
+	struct listing		 l = { &resp->body, NULL, ctx->gate, 0, 0 };
+	struct deadline		 dl;
 	enum store_status	 st;
 	char			 reason[256] = "";
-	long			 slot;
-	int			 status;
 
-	if (!enter(ctx, &slot)) {
-		set_store_failure(resp, 503, "list", GATE_FULL);
+	/* One deadline for the whole listing: the wait and every page. */
+	deadline_start(&dl, ctx->list_timeout_ms);
+	if (!enter(ctx, GATE_LIST, &dl, OP_LIST, resp))
 		return;
-	}
 	if ((l.scratch = render_scratch()) == NULL) {
-		leave(ctx, slot);
+		leave(ctx, GATE_LIST);
 		set_out_of_memory(resp);
 		return;
 	}
@@ -152,16 +174,16 @@ handle_list(const struct handler_ctx *ctx, struct response *resp)
 	 * The listing is built whole before the status is sent, so a store
 	 * failure on a later page is still a 503, not a truncated 200.
 	 */
-	st = ctx->ops->list(ctx->store, list_one, &l, reason, sizeof(reason));
-	leave(ctx, slot);
+	st = ctx->ops->list(ctx->store, list_one, &l, &dl, reason,
+	    sizeof(reason));
+	leave(ctx, GATE_LIST);
 	render_scratch_free(l.scratch);
 	if (l.failed) {
 		set_out_of_memory(resp);
 		return;
 	}
-	status = store_status_http(st, 200);
-	if (status != 200)
-		set_store_failure(resp, status, "list", reason);
+	if (st != STORE_OK)
+		set_store_failure(resp, OP_LIST, st, reason);
 	else if (l.count == 0)
 		set_text(resp, 404, "Not Found");
 	else if (buf_add(&resp->body, "]\n", 2) == -1)
@@ -179,11 +201,11 @@ handle_candidate(const struct handler_ctx *ctx, const struct route_match *m,
 	/* Decoding never lengthens, so a longer segment cannot be valid. */
 	char			 name[3 * NAME_MAX_BYTES];
 	char			 reason[256] = "";
+	struct deadline		 dl;
 	size_t			 len;
 	enum name_err		 e;
 	enum store_status	 st;
-	long			 slot;
-	int			 status;
+	enum store_op		 op = method == METHOD_POST ? OP_PUT : OP_GET;
 
 	if (m->segment_len > sizeof(name))
 		e = NAME_TOO_LONG;
@@ -193,33 +215,23 @@ handle_candidate(const struct handler_ctx *ctx, const struct route_match *m,
 		set_json_error(resp, 400, name_strerror(e));
 		return;
 	}
-	if (!enter(ctx, &slot)) {
-		set_store_failure(resp, 503, method == METHOD_POST ? "put" :
-		    "get", GATE_FULL);
+	/* The wait for a slot and the call share the request's deadline. */
+	deadline_start(&dl, ctx->timeout_ms);
+	if (!enter(ctx, GATE_POINT, &dl, op, resp))
 		return;
-	}
-	if (method == METHOD_POST) {
-		st = ctx->ops->put(ctx->store, name, len, reason,
+	if (op == OP_PUT)
+		st = ctx->ops->put(ctx->store, name, len, &dl, reason,
 		    sizeof(reason));
-		leave(ctx, slot);
-		status = store_status_http(st, 200);
-		if (status == 200)
-			set_candidate(resp, name, len, 0);
-		else
-			/* A write that did not happen is never a 404. */
-			set_store_failure(resp, status == 404 ? 500 : status,
-			    "put", reason);
-		return;
-	}
-	st = ctx->ops->get(ctx->store, name, len, reason, sizeof(reason));
-	leave(ctx, slot);
-	status = store_status_http(st, 200);
-	if (status == 200)
-		set_candidate(resp, name, len, 1);
-	else if (status == 404)
+	else
+		st = ctx->ops->get(ctx->store, name, len, &dl, reason,
+		    sizeof(reason));
+	leave(ctx, GATE_POINT);
+	if (st == STORE_OK)
+		set_candidate(resp, name, len, op == OP_GET);
+	else if (st == STORE_NOT_FOUND && op == OP_GET)
 		set_text(resp, 404, "Not Found");
 	else
-		set_store_failure(resp, status, "get", reason);
+		set_store_failure(resp, op, st, reason);
 }
 
 void

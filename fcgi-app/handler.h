@@ -1,6 +1,6 @@
 /*
- * One API request to one response, with no FastCGI in sight: the glue in
- * fcgi.c fills a request from the web server's parameters and writes the
+ * One API request to one response, with no FastCGI in sight: server.c
+ * fills a request from the web server's parameters and writes the
  * response back. Tests and fuzzers drive handle() directly with a store.
  */
 #ifndef CANDIDATES_HANDLER_H
@@ -13,7 +13,12 @@
 #include "store.h"
 
 #define BODY_MAX	(16 * 1024)		/* bigger bodies: 413 */
-#define RESPONSE_MAX	(256u * 1024 * 1024)	/* ceiling of one listing */
+/*
+ * The ceiling of one answer, that is of one listing (about 8 million
+ * names): memory stays bounded whatever the table holds. Past it the
+ * listing is a 500 that says so.
+ */
+#define RESPONSE_MAX	(256u * 1024 * 1024)
 
 struct request {
 	const char	*method;	/* REQUEST_METHOD */
@@ -38,6 +43,8 @@ struct handler_ctx {
 	struct store		*store;
 	const char		*instance_id;
 	struct store_gate	*gate;		/* shared; NULL: no bound */
+	long			 timeout_ms;	/* a get or a put */
+	long			 list_timeout_ms; /* a whole listing */
 };
 
 /* Fills resp (its body buffer reset first) for req. */

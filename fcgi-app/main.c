@@ -58,7 +58,7 @@ main(void)
 	}
 
 	if (config_read(&cfg, err, sizeof(err)) == -1 ||
-	    cfg.store->setup(err, sizeof(err)) == -1) {
+	    cfg.store->setup(&cfg, err, sizeof(err)) == -1) {
 		log_line("candidates: %s", err);
 		return 1;
 	}
@@ -73,8 +73,7 @@ main(void)
 		cfg.store->teardown();
 		return status;
 	}
-	if (server_start(&server, cfg.store, cfg.threads, id, err,
-	    sizeof(err)) == -1) {
+	if (server_start(&server, &cfg, id, err, sizeof(err)) == -1) {
 		log_line("candidates: %s", err);
 		cfg.store->teardown();
 		return 1;

@@ -2,17 +2,7 @@
 
 #include <string.h>
 
-static int
-hexval(unsigned char c)
-{
-	if (c >= '0' && c <= '9')
-		return c - '0';
-	if (c >= 'a' && c <= 'f')
-		return c - 'a' + 10;
-	if (c >= 'A' && c <= 'F')
-		return c - 'A' + 10;
-	return -1;
-}
+#include "pct.h"
 
 enum name_err
 name_decode(const char *src, size_t len, char *dst, size_t *dstlen)
@@ -27,8 +17,8 @@ name_decode(const char *src, size_t len, char *dst, size_t *dstlen)
 			continue;
 		}
 		if (len - i < 3 ||
-		    (hi = hexval((unsigned char)src[i + 1])) < 0 ||
-		    (lo = hexval((unsigned char)src[i + 2])) < 0)
+		    (hi = pct_hexval((unsigned char)src[i + 1])) < 0 ||
+		    (lo = pct_hexval((unsigned char)src[i + 2])) < 0)
 			return NAME_BAD_ESCAPE;
 		dst[n++] = (char)(hi << 4 | lo);
 		i += 2;

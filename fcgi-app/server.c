@@ -3,8 +3,10 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <limits.h>
+#include <malloc.h>
 #include <poll.h>
 #include <pthread.h>
+#include <signal.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -13,11 +15,13 @@
 #include <sys/eventfd.h>
 #include <sys/resource.h>
 #include <sys/socket.h>
+#include <sys/timerfd.h>
 #include <time.h>
 #include <unistd.h>
 
 #include <fcgiapp.h>
 
+#include "fcgi_peek.h"
 #include "handler.h"
 #include "log.h"
 
@@ -25,23 +29,14 @@
 #define SWEEP_EVENTS	2	/* the drain's event and one more, at most */
 #define CONNS_MAX	65536	/* kept connections tracked, by descriptor */
 
-struct worker {
-	struct server	*server;
-	pthread_t	 thread;
-	int		 started;
-	FCGX_Request	 req;
-	struct store	*store;
-	struct response	 resp;
-};
-
 /*
  * Workers kept out of store calls, free for /gtg whatever the store does,
- * and how long the oldest store call may run before the store is taken
- * to be stuck: a healthy one answers in milliseconds, and load balancers
- * give up on a health check after about 5 s.
+ * and how long a store with every slot taken may show no life before it
+ * is taken to be hanging: a healthy one answers in milliseconds, and load
+ * balancers give up on a health check after about 5 s.
  */
 #define HEALTH_RESERVE	2
-#define GATE_SUSPECT_MS	1000
+#define GATE_STALL_MS	1000
 
 /*
  * How long a new connection may hold the listening socket disarmed while
@@ -51,27 +46,66 @@ struct worker {
 #define FIRST_REQUEST_MS	5
 
 /*
+ * Out of descriptors, accepting pauses this long, doubling while it
+ * lasts: the connection waits in the backlog rather than every worker
+ * spinning on accept's EMFILE.
+ */
+#define ACCEPT_PAUSE_MIN_MS	100
+#define ACCEPT_PAUSE_MAX_MS	1600
+
+/*
+ * An answer bigger than this is given back to the system once sent, so a
+ * large listing does not leave its worker holding the memory for life.
+ */
+#define RESPONSE_KEEP		(64 * 1024)
+
+struct worker {
+	struct server	*server;
+	pthread_t	 thread;
+	int		 started;
+	FCGX_Request	 req;
+	struct store	*store;
+	struct response	 resp;
+	/*
+	 * The connection this worker is serving (-1: none), and whether it
+	 * is still reading the request; both under the server's lock, for
+	 * the drain.
+	 */
+	int		 conn;
+	int		 reading;
+	unsigned char	 peek[FCGI_PEEK_MAX];
+};
+
+/*
  * Every worker waits in epoll_wait on one epoll set holding the listening
  * socket, each FastCGI connection the web server keeps open between
- * requests, and the drain's eventfd. Sockets are armed EPOLLONESHOT, so an
- * event hands one of them to exactly one worker, which serves it and arms
- * it again: a worker is never tied to an idle kept connection, however
- * many the web server keeps.
+ * requests or whose request has not all arrived, the drain's eventfd and
+ * the accept pause's timerfd. Sockets are armed EPOLLONESHOT, so an event
+ * hands one of them to exactly one worker, which serves it and arms it
+ * again: a worker is never tied to an idle connection.
  */
 struct server {
-	const struct store_ops	*ops;
+	const struct config	*cfg;
 	const char		*instance_id;
 	struct store_gate	 gate;
 	int			 epfd;
 	int			 wakefd;	/* readable once draining */
-	pthread_mutex_t		 lock;		/* draining, idle */
+	int			 pausefd;	/* readable when accepting resumes */
+	pthread_mutex_t		 lock;		/* everything below */
+	pthread_cond_t		 exited;	/* a worker has exited */
 	int			 draining;
+	long			 running;	/* workers not yet exited */
 	/*
-	 * idle[fd] is 1 while fd is a kept connection armed in the epoll
-	 * set, owned by no worker: the drain shuts those down.
+	 * idle[fd] is 1 while fd is a connection armed in the epoll set,
+	 * owned by no worker: the drain shuts those down.
 	 */
 	unsigned char		*idle;
 	size_t			 nidle;
+	/* Out of descriptors: since when, and the current pause. */
+	int			 paused;
+	struct timespec		 paused_since;
+	long			 pause_ms;
+	unsigned long		 paused_refusals;
 	long			 nworkers;
 	struct worker		*workers;
 };
@@ -89,6 +123,16 @@ reason_phrase(int status)
 	case 503: return "Service Unavailable";
 	}
 	return "Unknown";
+}
+
+/* Marks what w is doing with conn, for the drain. */
+static void
+set_conn(struct worker *w, int conn, int reading)
+{
+	pthread_mutex_lock(&w->server->lock);
+	w->conn = conn;
+	w->reading = reading;
+	pthread_mutex_unlock(&w->server->lock);
 }
 
 /*
@@ -139,12 +183,14 @@ static void
 serve(struct worker *w)
 {
 	FCGX_Request	*req = &w->req;
+	struct server	*s = w->server;
 	struct request	 r;
 	const char	*length, *target;
 	char		*end;
 	unsigned long	 declared;
-	struct handler_ctx ctx = { w->server->ops, w->store,
-			    w->server->instance_id, &w->server->gate };
+	struct handler_ctx ctx = { s->cfg->store, w->store, s->instance_id,
+			    &s->gate, s->cfg->timeout_ms,
+			    s->cfg->list_timeout_ms };
 
 	r.method = FCGX_GetParam("REQUEST_METHOD", req->envp);
 	target = FCGX_GetParam("REQUEST_URI", req->envp);
@@ -160,6 +206,7 @@ serve(struct worker *w)
 	}
 	/* Don't read what is declared too large; finish() deals with it. */
 	r.body_len = declared > BODY_MAX ? declared : drain_body(req);
+	set_conn(w, req->ipcFd, 0);
 
 	handle(&ctx, &r, &w->resp);
 	write_response(req, &w->resp, r.method != NULL &&
@@ -167,17 +214,11 @@ serve(struct worker *w)
 	if (w->resp.error[0] != '\0')
 		log_line("%s %s: %d %s", r.method != NULL ? r.method : "-",
 		    r.target, w->resp.status, w->resp.error);
-}
-
-static int
-is_draining(struct server *s)
-{
-	int	 d;
-
-	pthread_mutex_lock(&s->lock);
-	d = s->draining;
-	pthread_mutex_unlock(&s->lock);
-	return d;
+	/* A big answer's memory goes back to the system, not to the pool. */
+	if (w->resp.body.cap > RESPONSE_KEEP) {
+		buf_free(&w->resp.body);
+		(void)malloc_trim(0);
+	}
 }
 
 /* Arms fd for one event; op is EPOLL_CTL_ADD the first time, else MOD. */
@@ -187,7 +228,7 @@ arm(struct server *s, int fd, int op)
 	struct epoll_event	 ev;
 
 	memset(&ev, 0, sizeof(ev));
-	ev.events = EPOLLIN | EPOLLONESHOT;
+	ev.events = EPOLLIN | EPOLLRDHUP | EPOLLONESHOT;
 	ev.data.fd = fd;
 	if (epoll_ctl(s->epfd, op, fd, &ev) == 0)
 		return 0;
@@ -229,6 +270,11 @@ finish(struct worker *w)
 		(void)FCGX_Attach(req);
 		req->keepConnection = 0;
 	}
+	/*
+	 * libfcgi may close the descriptor from here on, and another
+	 * connection may then get its number: the drain must not touch it.
+	 */
+	set_conn(w, -1, 0);
 	FCGX_Finish_r(req);
 	fd = req->ipcFd;
 	/* The connection is ours now, not the request's. */
@@ -237,8 +283,9 @@ finish(struct worker *w)
 }
 
 /*
- * Puts a kept connection back in the epoll set for its next request;
- * registered says whether it is in the set already (disarmed) or new.
+ * Puts a connection in the epoll set for its next request, or for the
+ * rest of this one; registered says whether it is in the set already
+ * (disarmed) or new.
  */
 static void
 keep(struct server *s, int fd, int registered)
@@ -278,6 +325,7 @@ serve_conn(struct worker *w, int fd, int registered)
 {
 	FCGX_Request	*req = &w->req;
 
+	set_conn(w, fd, 1);
 	req->ipcFd = fd;
 	/* FCGX_Accept_r first finishes a request; keep it from closing fd. */
 	req->keepConnection = 1;
@@ -285,6 +333,7 @@ serve_conn(struct worker *w, int fd, int registered)
 	(void)FCGX_Detach(req);
 	if (FCGX_Accept_r(req) < 0) {
 		/* Closed by libfcgi; accepting on listen_sock -1 failed. */
+		set_conn(w, -1, 0);
 		req->ipcFd = -1;
 		return;
 	}
@@ -293,12 +342,101 @@ serve_conn(struct worker *w, int fd, int registered)
 		keep(w->server, fd, registered);
 }
 
+/*
+ * Serves fd if its request is all there (or cannot be judged, or the
+ * peer will send nothing more: hangup); else hands it back to epoll to
+ * wait for the rest, holding no thread.
+ */
+static void
+serve_or_wait(struct worker *w, int fd, int registered, int hangup)
+{
+	ssize_t	 n;
+
+	n = recv(fd, w->peek, sizeof(w->peek), MSG_PEEK | MSG_DONTWAIT);
+	if (!hangup && ((n == -1 && (errno == EAGAIN || errno ==
+	    EWOULDBLOCK)) || (n > 0 && fcgi_peek_request(w->peek, (size_t)n,
+	    sizeof(w->peek)) == FCGI_PEEK_PART))) {
+		keep(w->server, fd, registered);
+		return;
+	}
+	serve_conn(w, fd, registered);
+}
+
+/* Bounds every read and write on a connection (server.h). */
+static void
+set_io_timeouts(int fd)
+{
+	struct timeval	 tv = { FCGI_IO_TIMEOUT_MS / 1000,
+			    (FCGI_IO_TIMEOUT_MS % 1000) * 1000 };
+
+	if (setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof(tv)) == -1 ||
+	    setsockopt(fd, SOL_SOCKET, SO_SNDTIMEO, &tv, sizeof(tv)) == -1)
+		log_line("setsockopt: %s", strerror(errno));
+}
+
+/*
+ * Out of descriptors: the listening socket stays disarmed for a pause,
+ * doubling while the episode lasts, and the timerfd re-arms it. One log
+ * line per episode, not one per worker per try.
+ */
+static void
+pause_accepting(struct server *s, int err)
+{
+	struct itimerspec	 its;
+
+	memset(&its, 0, sizeof(its));
+	pthread_mutex_lock(&s->lock);
+	if (!s->paused) {
+		s->paused = 1;
+		s->paused_since = mono_now();
+		s->pause_ms = ACCEPT_PAUSE_MIN_MS;
+		s->paused_refusals = 0;
+		log_line("accept: %s: pausing new connections (they wait in "
+		    "the backlog) until descriptors free up", strerror(err));
+	} else if (s->pause_ms < ACCEPT_PAUSE_MAX_MS)
+		s->pause_ms *= 2;
+	s->paused_refusals++;
+	its.it_value.tv_sec = s->pause_ms / 1000;
+	its.it_value.tv_nsec = (s->pause_ms % 1000) * 1000000L;
+	pthread_mutex_unlock(&s->lock);
+	if (timerfd_settime(s->pausefd, 0, &its, NULL) == -1)
+		log_line("timerfd_settime: %s", strerror(errno));
+}
+
+/* An accept worked: if it ends an episode, say so once. */
+static void
+accepting_again(struct server *s)
+{
+	struct timespec	 now;
+
+	pthread_mutex_lock(&s->lock);
+	if (s->paused) {
+		now = mono_now();
+		log_line("accept: accepting again after %ld ms (%lu pauses)",
+		    mono_ms_between(&s->paused_since, &now),
+		    s->paused_refusals);
+		s->paused = 0;
+	}
+	pthread_mutex_unlock(&s->lock);
+}
+
+static int
+is_draining(struct server *s)
+{
+	int	 d;
+
+	pthread_mutex_lock(&s->lock);
+	d = s->draining;
+	pthread_mutex_unlock(&s->lock);
+	return d;
+}
+
 static void
 take_new(struct worker *w)
 {
-	struct server		*s = w->server;
-	struct timespec		 pause = { 0, 100 * 1000 * 1000 };
-	int			 fd, err;
+	struct server	*s = w->server;
+	struct pollfd	 first;
+	int		 fd, err;
 
 	/*
 	 * A shut listening socket refuses new connections but still hands
@@ -309,11 +447,17 @@ take_new(struct worker *w)
 	err = errno;
 	if (fd == -1 && is_draining(s))
 		return;
-	if (fd == -1 && err != EAGAIN && err != EWOULDBLOCK &&
-	    err != EINTR && err != ECONNABORTED) {
-		/* Out of descriptors and the like: pass, don't die. */
+	if (fd == -1 && (err == EMFILE || err == ENFILE || err == ENOBUFS ||
+	    err == ENOMEM)) {
+		pause_accepting(s, err);
+		return;
+	}
+	if (fd == -1 && err != EAGAIN && err != EWOULDBLOCK && err != EINTR &&
+	    err != ECONNABORTED)
 		log_line("accept: %s", strerror(err));
-		nanosleep(&pause, NULL);
+	if (fd >= 0) {
+		accepting_again(s);
+		set_io_timeouts(fd);
 	}
 	/*
 	 * A worker is woken as soon as the web server connects, before it
@@ -325,20 +469,21 @@ take_new(struct worker *w)
 	 * here: connections that come meanwhile wait in the backlog, wake
 	 * no one, and are accepted with their request already in.
 	 */
-	if (fd >= 0) {
-		struct pollfd	 first = { fd, POLLIN, 0 };
-
+	first.fd = fd;
+	first.events = POLLIN | POLLRDHUP;
+	first.revents = 0;
+	if (fd >= 0)
 		(void)poll(&first, 1, FIRST_REQUEST_MS);
-	}
 	/* Re-armed before serving, so other workers accept meanwhile. */
 	if (arm(s, LISTEN_FD, EPOLL_CTL_MOD) == -1)
 		log_line("epoll_ctl: listening socket: %s", strerror(errno));
 	if (fd >= 0)
-		serve_conn(w, fd, 0);
+		serve_or_wait(w, fd, 0, first.revents & (POLLRDHUP | POLLHUP |
+		    POLLERR));
 }
 
 static void
-take_kept(struct worker *w, int fd)
+take_kept(struct worker *w, int fd, uint32_t events)
 {
 	struct server	*s = w->server;
 
@@ -346,7 +491,21 @@ take_kept(struct worker *w, int fd)
 	if ((size_t)fd < s->nidle)
 		s->idle[fd] = 0;
 	pthread_mutex_unlock(&s->lock);
-	serve_conn(w, fd, 1);
+	serve_or_wait(w, fd, 1, events & (EPOLLRDHUP | EPOLLHUP | EPOLLERR));
+}
+
+/* The pause is over: accept again. */
+static void
+resume_accepting(struct server *s)
+{
+	uint64_t	 expirations;
+
+	/* Several workers may wake for one expiry; one reads it. */
+	if (read(s->pausefd, &expirations, sizeof(expirations)) !=
+	    (ssize_t)sizeof(expirations))
+		return;
+	if (arm(s, LISTEN_FD, EPOLL_CTL_MOD) == -1)
+		log_line("epoll_ctl: listening socket: %s", strerror(errno));
 }
 
 static void *
@@ -376,16 +535,23 @@ worker_main(void *arg)
 		for (i = 0; i < n; i++) {
 			if (ev[i].data.fd == s->wakefd)
 				woken = 1;
-			else if (ev[i].data.fd == LISTEN_FD)
+			else if (ev[i].data.fd == s->pausefd) {
+				if (!sweeping)
+					resume_accepting(s);
+			} else if (ev[i].data.fd == LISTEN_FD)
 				take_new(w);
 			else
-				take_kept(w, ev[i].data.fd);
+				take_kept(w, ev[i].data.fd, ev[i].events);
 		}
 		if (sweeping && n == woken)
 			break;
 		if (woken)
 			sweeping = 1;
 	}
+	pthread_mutex_lock(&s->lock);
+	s->running--;
+	pthread_cond_signal(&s->exited);
+	pthread_mutex_unlock(&s->lock);
 	return NULL;
 }
 
@@ -397,7 +563,7 @@ free_workers(struct server *s)
 
 	for (i = 0; i < s->nworkers; i++) {
 		if (s->workers[i].store != NULL)
-			s->ops->close(s->workers[i].store);
+			s->cfg->store->close(s->workers[i].store);
 		buf_free(&s->workers[i].resp.body);
 		FCGX_Free(&s->workers[i].req, 1);
 	}
@@ -409,24 +575,38 @@ free_workers(struct server *s)
 	free(s->workers);
 	if (s->wakefd != -1)
 		close(s->wakefd);
+	if (s->pausefd != -1)
+		close(s->pausefd);
 	if (s->epfd != -1)
 		close(s->epfd);
+	pthread_cond_destroy(&s->exited);
 	pthread_mutex_destroy(&s->lock);
 	gate_destroy(&s->gate);
 	free(s);
 }
 
+/* Adds fd to the epoll set for every event, level-triggered. */
+static int
+watch(struct server *s, int fd)
+{
+	struct epoll_event	 ev;
+
+	memset(&ev, 0, sizeof(ev));
+	ev.events = EPOLLIN;
+	ev.data.fd = fd;
+	return epoll_ctl(s->epfd, EPOLL_CTL_ADD, fd, &ev);
+}
+
 /*
  * The epoll set, with the listening socket made non-blocking (a worker
- * woken for it must not block in accept if the connection went away) and
- * the drain's eventfd in it.
+ * woken for it must not block in accept if the connection went away), the
+ * drain's eventfd and the accept pause's timerfd in it.
  */
 static int
 poll_init(struct server *s, char *err, size_t errlen)
 {
-	struct epoll_event	 ev;
-	struct rlimit		 rl;
-	int			 fl;
+	struct rlimit	 rl;
+	int		 fl;
 
 	/*
 	 * A descriptor per kept connection, and nginx keeps a pool per
@@ -446,7 +626,9 @@ poll_init(struct server *s, char *err, size_t errlen)
 	}
 	s->nidle = (size_t)rl.rlim_cur;
 	if ((s->epfd = epoll_create1(EPOLL_CLOEXEC)) == -1 ||
-	    (s->wakefd = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK)) == -1) {
+	    (s->wakefd = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK)) == -1 ||
+	    (s->pausefd = timerfd_create(CLOCK_MONOTONIC, TFD_CLOEXEC |
+	    TFD_NONBLOCK)) == -1) {
 		snprintf(err, errlen, "epoll: %s", strerror(errno));
 		return -1;
 	}
@@ -455,59 +637,116 @@ poll_init(struct server *s, char *err, size_t errlen)
 		snprintf(err, errlen, "fd 0: %s", strerror(errno));
 		return -1;
 	}
-	memset(&ev, 0, sizeof(ev));
-	ev.events = EPOLLIN;
-	ev.data.fd = s->wakefd;
-	if (arm(s, LISTEN_FD, EPOLL_CTL_ADD) == -1 ||
-	    epoll_ctl(s->epfd, EPOLL_CTL_ADD, s->wakefd, &ev) == -1) {
+	if (arm(s, LISTEN_FD, EPOLL_CTL_ADD) == -1 || watch(s, s->wakefd) ==
+	    -1 || watch(s, s->pausefd) == -1) {
 		snprintf(err, errlen, "epoll_ctl: %s", strerror(errno));
 		return -1;
 	}
 	return 0;
 }
 
+/*
+ * libfcgi's FCGX_Init installs handlers for SIGPIPE, SIGUSR1 and SIGTERM
+ * (2.4.2): a SIGPIPE handler instead of the ignored disposition turns a
+ * client that hung up into EINTR, and the others would fight main()'s
+ * sigwait. The dispositions main() chose are put back.
+ */
+static int
+fcgx_init(char *err, size_t errlen)
+{
+	static const int	 sigs[] = { SIGPIPE, SIGUSR1, SIGTERM };
+	struct sigaction	 saved[sizeof(sigs) / sizeof(sigs[0])];
+	size_t			 i;
+	int			 rc;
+
+	for (i = 0; i < sizeof(sigs) / sizeof(sigs[0]); i++)
+		if (sigaction(sigs[i], NULL, &saved[i]) == -1) {
+			snprintf(err, errlen, "sigaction: %s", strerror(errno));
+			return -1;
+		}
+	rc = FCGX_Init();
+	for (i = 0; i < sizeof(sigs) / sizeof(sigs[0]); i++)
+		if (sigaction(sigs[i], &saved[i], NULL) == -1) {
+			snprintf(err, errlen, "sigaction: %s", strerror(errno));
+			return -1;
+		}
+	if (rc != 0) {
+		snprintf(err, errlen, "FCGX_Init failed");
+		return -1;
+	}
+	return 0;
+}
+
+/* The drain's grace period is on the monotonic clock. */
+static int
+cond_init_monotonic(pthread_cond_t *c)
+{
+	pthread_condattr_t	 attr;
+	int			 rc;
+
+	if ((rc = pthread_condattr_init(&attr)) != 0)
+		return rc;
+	if ((rc = pthread_condattr_setclock(&attr, CLOCK_MONOTONIC)) == 0)
+		rc = pthread_cond_init(c, &attr);
+	pthread_condattr_destroy(&attr);
+	return rc;
+}
+
 int
-server_start(struct server **out, const struct store_ops *ops, long threads,
+server_start(struct server **out, const struct config *cfg,
     const char *instance_id, char *err, size_t errlen)
 {
 	struct server	*s;
 	struct worker	*w;
-	long		 i;
+	long		 i, threads = cfg->threads;
 	int		 rc;
 
 	*out = NULL;
-	if (FCGX_Init() != 0) {
-		snprintf(err, errlen, "FCGX_Init failed");
+	if (fcgx_init(err, errlen) == -1)
 		return -1;
-	}
 	if (FCGX_IsCGI()) {
 		snprintf(err, errlen, "fd 0 is not a listening socket: start "
 		    "the app with spawn-fcgi");
 		return -1;
 	}
+	/*
+	 * Allocations from 128 KiB up are mapped on their own and given back
+	 * when freed: without a fixed threshold glibc raises it after each
+	 * such free, and a large listing's buffer then stays in the heap.
+	 */
+	(void)mallopt(M_MMAP_THRESHOLD, 128 * 1024);
 	if ((s = calloc(1, sizeof(*s))) == NULL ||
 	    (s->workers = calloc((size_t)threads, sizeof(*w))) == NULL) {
 		free(s);
 		snprintf(err, errlen, "out of memory");
 		return -1;
 	}
-	s->ops = ops;
+	s->cfg = cfg;
 	s->instance_id = instance_id;
 	s->nworkers = threads;
-	s->epfd = s->wakefd = -1;
+	s->epfd = s->wakefd = s->pausefd = -1;
 	/* A single worker must serve everything, the store included. */
 	if (gate_init(&s->gate, threads > HEALTH_RESERVE ?
-	    threads - HEALTH_RESERVE : 1, GATE_SUSPECT_MS) != 0) {
+	    threads - HEALTH_RESERVE : 1, GATE_STALL_MS) != 0) {
 		free(s->workers);
 		free(s);
 		snprintf(err, errlen, "cannot set up the store gate");
 		return -1;
 	}
 	pthread_mutex_init(&s->lock, NULL);
+	if (cond_init_monotonic(&s->exited) != 0) {
+		pthread_mutex_destroy(&s->lock);
+		gate_destroy(&s->gate);
+		free(s->workers);
+		free(s);
+		snprintf(err, errlen, "cannot create a condition variable");
+		return -1;
+	}
 	/* Every handle first, so a store that will not open stops the start. */
 	for (i = 0; i < threads; i++) {
 		w = &s->workers[i];
 		w->server = s;
+		w->conn = -1;
 		buf_init(&w->resp.body, RESPONSE_MAX);
 		/* No listening socket: libfcgi never accepts on its own. */
 		FCGX_InitRequest(&w->req, -1, 0);
@@ -517,14 +756,20 @@ server_start(struct server **out, const struct store_ops *ops, long threads,
 		return -1;
 	}
 	for (i = 0; i < threads; i++)
-		if (ops->open(&s->workers[i].store, err, errlen) == -1) {
+		if (cfg->store->open(&s->workers[i].store, err, errlen) == -1) {
 			free_workers(s);
 			return -1;
 		}
 	for (i = 0; i < threads; i++) {
 		w = &s->workers[i];
+		pthread_mutex_lock(&s->lock);
+		s->running++;
+		pthread_mutex_unlock(&s->lock);
 		if ((rc = pthread_create(&w->thread, NULL, worker_main, w))
 		    != 0) {
+			pthread_mutex_lock(&s->lock);
+			s->running--;
+			pthread_mutex_unlock(&s->lock);
 			snprintf(err, errlen, "pthread_create: %s",
 			    strerror(rc));
 			server_drain(s);
@@ -542,21 +787,27 @@ server_drain(struct server *s)
 {
 	uint64_t	 one = 1;
 	size_t		 fd;
+	long		 i;
 
 	FCGX_ShutdownPending();
 	pthread_mutex_lock(&s->lock);
 	s->draining = 1;
 	/*
 	 * A shut listening socket refuses new connections at once (queued
-	 * ones are still served, see take_new). Idle kept connections are
-	 * shut for reading: one that had a request arrive is still served
-	 * (queued bytes are read first), then closed like every other, so
-	 * the web server sees them end.
+	 * ones are still served, see take_new). Connections idle or still
+	 * waiting for their request, and those a worker is reading a
+	 * request from, are shut for reading: a request that had arrived
+	 * is still served (queued bytes are read first), then closed like
+	 * every other, so the web server sees them end; one that had not
+	 * is not in flight, and ends.
 	 */
 	shutdown(LISTEN_FD, SHUT_RDWR);
 	for (fd = 0; fd < s->nidle; fd++)
 		if (s->idle[fd])
 			shutdown((int)fd, SHUT_RD);
+	for (i = 0; i < s->nworkers; i++)
+		if (s->workers[i].conn >= 0 && s->workers[i].reading)
+			shutdown(s->workers[i].conn, SHUT_RD);
 	pthread_mutex_unlock(&s->lock);
 	/* Wakes every worker waiting in epoll_wait. */
 	if (write(s->wakefd, &one, sizeof(one)) != (ssize_t)sizeof(one))
@@ -566,8 +817,32 @@ server_drain(struct server *s)
 void
 server_wait(struct server *s)
 {
-	long	 i;
+	struct timespec	 grace = mono_now();
+	long		 i, cut = 0;
 
+	/*
+	 * Requests in flight finish within their deadline; the grace period
+	 * is the longest of those and a second. What a worker still holds
+	 * after it is a stalled peer: shut, its reads and writes fail.
+	 */
+	mono_add_ms(&grace, (s->cfg->list_timeout_ms > s->cfg->timeout_ms ?
+	    s->cfg->list_timeout_ms : s->cfg->timeout_ms) + 1000);
+	pthread_mutex_lock(&s->lock);
+	while (s->running > 0 && s->draining)
+		if (pthread_cond_timedwait(&s->exited, &s->lock, &grace) ==
+		    ETIMEDOUT) {
+			for (i = 0; i < s->nworkers; i++)
+				if (s->workers[i].conn >= 0) {
+					shutdown(s->workers[i].conn,
+					    SHUT_RDWR);
+					cut++;
+				}
+			break;
+		}
+	pthread_mutex_unlock(&s->lock);
+	if (cut > 0)
+		log_line("drain: grace period over, %ld stalled connection%s "
+		    "cut", cut, cut == 1 ? "" : "s");
 	for (i = 0; i < s->nworkers; i++)
 		if (s->workers[i].started)
 			pthread_join(s->workers[i].thread, NULL);

@@ -1,14 +1,19 @@
 /*
  * The document store behind the API, as a table of functions. Each
- * backend (SQLite, DynamoDB, Cosmos DB, Firestore) lives in its own
- * store_*.c and fills one of these tables. Every worker thread opens its
- * own handle, so a backend never shares a connection between threads;
- * what is shared (credentials, tokens) the backend guards itself.
+ * backend (SQLite, DynamoDB, Cosmos DB, Firestore) lives in its own folder
+ * under stores/ and fills one of these tables; the core never names one
+ * but in store.c's list. Every worker thread opens its own handle, so a
+ * backend never shares a connection between threads; what is shared
+ * (credentials, tokens) the backend guards itself.
  */
 #ifndef CANDIDATES_STORE_H
 #define CANDIDATES_STORE_H
 
 #include <stddef.h>
+
+#include "deadline.h"
+
+struct config;
 
 enum store_status {
 	STORE_OK,		/* done; for get, the name exists */
@@ -30,24 +35,29 @@ typedef int (*store_name_fn)(void *ctx, const char *name, size_t len);
 struct store_ops {
 	const char *name;	/* the CANDIDATES_STORE value */
 	/*
-	 * Once at start-up, before any thread: read and check this store's
-	 * environment, set up what the workers share. On failure fills err
-	 * with one line naming the variable and returns -1.
+	 * Once at start-up, before any thread, given the settings main()
+	 * read: read and check this store's own environment, set up what the
+	 * workers share. On failure fills err with one line naming the
+	 * variable and returns -1.
 	 */
-	int	(*setup)(char *err, size_t errlen);
+	int	(*setup)(const struct config *, char *err, size_t errlen);
 	/* Once at exit, after every handle is closed. */
 	void	(*teardown)(void);
 	/* Per worker. On failure *out stays NULL and err says why. */
 	int	(*open)(struct store **out, char *err, size_t errlen);
 	void	(*close)(struct store *);
-	/* Names are 1..255 bytes, already validated, not NUL-terminated. */
+	/*
+	 * Names are 1..255 bytes, already validated, not NUL-terminated.
+	 * Each call, retries included, ends by the deadline it is given: past
+	 * it, the answer is STORE_UNAVAILABLE.
+	 */
 	enum store_status (*get)(struct store *, const char *name, size_t len,
-	    char *err, size_t errlen);
+	    const struct deadline *, char *err, size_t errlen);
 	enum store_status (*put)(struct store *, const char *name, size_t len,
-	    char *err, size_t errlen);
+	    const struct deadline *, char *err, size_t errlen);
 	/* Every name, following the store's pagination to the end. */
 	enum store_status (*list)(struct store *, store_name_fn fn, void *ctx,
-	    char *err, size_t errlen);
+	    const struct deadline *, char *err, size_t errlen);
 	/*
 	 * Optional: the instance id from this cloud's metadata service, read
 	 * once at start-up; NULL means the host name is used.
@@ -70,12 +80,12 @@ const struct store_ops *store_load(const char *value, char *err,
  * function of the app that modules call changes: a stale module is then
  * refused at start-up instead of crashing later.
  */
-#define STORE_ABI	1
+#define STORE_ABI	2
 #define STORE_MODULE(name) \
+	extern const unsigned store_##name##_abi; \
 	const unsigned store_##name##_abi = STORE_ABI
 
+/* The stores compiled into the app (STORES_IN in the Makefile). */
 extern const struct store_ops store_sqlite;
-extern const struct store_ops store_dynamodb;
-extern const unsigned store_dynamodb_abi;
 
 #endif

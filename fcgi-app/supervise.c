@@ -9,6 +9,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "deadline.h"
 #include "log.h"
 
 long
@@ -26,23 +27,12 @@ supervise_delay(long last_ms, long lived_ms)
 enum supervise_next
 supervise_verdict(int wstatus, int *exit_status)
 {
-	if (WIFEXITED(wstatus)) {
+	if (WIFEXITED(wstatus) && WEXITSTATUS(wstatus) != 0) {
 		*exit_status = WEXITSTATUS(wstatus);
 		return SUPERVISE_STOP;
 	}
 	*exit_status = 1;
 	return SUPERVISE_RESTART;
-}
-
-static long
-now_ms(void)
-{
-	struct timespec	 ts;
-
-	/* CLOCK_MONOTONIC cannot fail on Linux; 0 only shortens a wait. */
-	if (clock_gettime(CLOCK_MONOTONIC, &ts) == -1)
-		return 0;
-	return (long)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
 }
 
 /*
@@ -53,14 +43,14 @@ static int
 next_signal(const sigset_t *set, long ms)
 {
 	struct timespec	 ts;
-	long		 end = now_ms() + ms, left;
+	long		 end = mono_now_ms() + ms, left;
 	int		 sig;
 
 	for (;;) {
 		if (ms < 0)
 			sig = sigwaitinfo(set, NULL);
 		else {
-			if ((left = end - now_ms()) < 0)
+			if ((left = end - mono_now_ms()) < 0)
 				left = 0;
 			ts.tv_sec = left / 1000;
 			ts.tv_nsec = (left % 1000) * 1000000;
@@ -127,12 +117,16 @@ stop(pid_t worker, int sig, int *status)
 		*status = 1;
 		return SUPERVISE_EXIT;
 	}
-	if (supervise_verdict(wstatus, status) == SUPERVISE_RESTART)
+	/* Asked to stop, the worker's own exit status is ours. */
+	if (WIFEXITED(wstatus)) {
+		if ((*status = WEXITSTATUS(wstatus)) != 0)
+			log_line("candidates: the worker exited with status "
+			    "%d", *status);
+	} else {
+		*status = 1;
 		log_line("candidates: the worker died of signal %d (%s) while "
 		    "draining", WTERMSIG(wstatus), strsignal(WTERMSIG(wstatus)));
-	else if (*status != 0)
-		log_line("candidates: the worker exited with status %d",
-		    *status);
+	}
 	return SUPERVISE_EXIT;
 }
 
@@ -157,7 +151,7 @@ supervise(int *status)
 		return SUPERVISE_EXIT;
 	}
 	for (;;) {
-		if (worker == -1 && (left = restart_at - now_ms()) <= 0) {
+		if (worker == -1 && (left = restart_at - mono_now_ms()) <= 0) {
 			if ((worker = start_worker(&mask, parent)) == 0)
 				return SUPERVISE_WORKER;
 			if (worker == -1) {
@@ -165,7 +159,7 @@ supervise(int *status)
 				    strerror(errno));
 				return SUPERVISE_EXIT;
 			}
-			born = now_ms();
+			born = mono_now_ms();
 			continue;
 		}
 		/* Between workers only a stop, or the end of the wait. */
@@ -185,7 +179,7 @@ supervise(int *status)
 			log_line("candidates: waitpid: %s", strerror(errno));
 			return SUPERVISE_EXIT;
 		}
-		lived = now_ms() - born;
+		lived = mono_now_ms() - born;
 		if (supervise_verdict(wstatus, status) == SUPERVISE_STOP) {
 			if (*status != 0)
 				log_line("candidates: the worker exited with "
@@ -193,11 +187,16 @@ supervise(int *status)
 			return SUPERVISE_EXIT;
 		}
 		delay = supervise_delay(delay, lived);
-		restart_at = now_ms() + delay;
-		log_line("candidates: the worker (pid %ld) died of signal %d "
-		    "(%s) after %ld ms; starting another in %ld ms",
-		    (long)worker, WTERMSIG(wstatus),
-		    strsignal(WTERMSIG(wstatus)), lived, delay);
+		restart_at = mono_now_ms() + delay;
+		if (WIFEXITED(wstatus))
+			log_line("candidates: the worker (pid %ld) exited 0 "
+			    "unasked after %ld ms; starting another in %ld ms",
+			    (long)worker, lived, delay);
+		else
+			log_line("candidates: the worker (pid %ld) died of "
+			    "signal %d (%s) after %ld ms; starting another in "
+			    "%ld ms", (long)worker, WTERMSIG(wstatus),
+			    strsignal(WTERMSIG(wstatus)), lived, delay);
 		worker = -1;
 	}
 }

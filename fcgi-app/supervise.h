@@ -26,8 +26,8 @@ enum supervise_role {
 };
 
 enum supervise_next {
-	SUPERVISE_RESTART,	/* killed by a signal: start another worker */
-	SUPERVISE_STOP,		/* exited: the parent exits with its status */
+	SUPERVISE_RESTART,	/* start another worker */
+	SUPERVISE_STOP,		/* the parent exits with the worker's status */
 };
 
 /*
@@ -36,7 +36,7 @@ enum supervise_next {
  * signal mask it was called with; the worker dies with the parent
  * (PR_SET_PDEATHSIG), so killing the parent never leaves one holding the
  * socket. The parent returns SUPERVISE_EXIT with *status set once it is
- * time to exit: a worker exited with a status of its own (a store that
+ * time to exit: a worker exited with a failure of its own (a store that
  * will not open: systemd's Restart=on-failure decides), or SIGTERM or
  * SIGINT came, was passed on to the worker, and the worker drained.
  */
@@ -49,8 +49,13 @@ enum supervise_role supervise(int *status);
 long	supervise_delay(long last_ms, long lived_ms);
 
 /*
- * What a worker's wait status (waitpid) calls for; on SUPERVISE_STOP
- * *exit_status is its exit status, else 1. Pure.
+ * What the wait status (waitpid) of a worker the parent did not ask to
+ * stop calls for. Killed by a signal, or exited 0 (a SIGTERM sent to the
+ * worker alone drains and exits 0): the service must go on, so another
+ * worker starts, and exiting 0 would leave systemd's Restart=on-failure
+ * nothing to restart. Exited with a failure: the parent exits with it,
+ * for systemd to decide. On SUPERVISE_STOP *exit_status is the worker's
+ * status, else 1. Pure.
  */
 enum supervise_next supervise_verdict(int wstatus, int *exit_status);
 

@@ -128,7 +128,8 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	static struct response	 resp;
 	static struct store_gate gate;
 	static int		 once;
-	struct handler_ctx	 ctx = { &mem_ops, NULL, "i-0abc\"\n", NULL };
+	struct handler_ctx	 ctx = { &mem_ops, NULL, "i-0abc\"\n", NULL,
+	    5000, 20000 };
 	struct request		 req;
 	struct json_object	*o, *v;
 	enum method		 me;

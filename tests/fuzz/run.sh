@@ -43,7 +43,7 @@ for bin in "$@"; do
 	files=$(awk '
 	    /^(UN)?COVERED_FUNC:/ && /\/fcgi-app\// {
 		split($5, e, "/"); f = $NF; sub(/:[0-9]+$/, "", f);
-		sub(/.*\//, "", f); hit[f] += e[1]; all[f] += e[2] }
+		sub(/.*\/fcgi-app\//, "", f); hit[f] += e[1]; all[f] += e[2] }
 	    END { for (f in all) if (hit[f] > 0) printf "%s %d/%d (%d%%), ",
 		f, hit[f], all[f], 100 * hit[f] / all[f] }' "$work/$short.cov")
 	line="$name: $execs execs in ${seconds}s; $cov; fcgi-app edges: ${files%, }"

@@ -66,20 +66,26 @@ mem_find(const char *name, size_t len)
 	return -1;
 }
 
-/* store.h promises a backend only valid names: hold the handler to it. */
+/*
+ * store.h promises a backend only valid names, and a deadline to keep:
+ * hold the handler to it.
+ */
 static void
-mem_check_name(const char *op, const char *name, size_t len)
+mem_check_call(const char *op, const char *name, size_t len,
+    const struct deadline *dl)
 {
 	MEM_CHECK(len >= 1 && len <= NAME_MAX_BYTES, "%s of %zu bytes", op,
 	    len);
 	MEM_CHECK(name_validate(name, len) == NAME_OK, "%s of an invalid name",
 	    op);
+	MEM_CHECK(dl != NULL && deadline_left_ms(dl) > 0, "%s with no time",
+	    op);
 }
 
 static int
-mem_setup(char *err, size_t errlen)
+mem_setup(const struct config *cfg, char *err, size_t errlen)
 {
-	(void)err, (void)errlen;
+	(void)cfg, (void)err, (void)errlen;
 	return 0;
 }
 
@@ -103,11 +109,11 @@ mem_close(struct store *s)
 }
 
 static enum store_status
-mem_get(struct store *s, const char *name, size_t len, char *err,
-    size_t errlen)
+mem_get(struct store *s, const char *name, size_t len,
+    const struct deadline *dl, char *err, size_t errlen)
 {
 	(void)s;
-	mem_check_name("get", name, len);
+	mem_check_call("get", name, len, dl);
 	if (mem.fail != STORE_OK) {
 		/* A store's error is untrusted: the log line must escape it. */
 		snprintf(err, errlen, "injected\r\nfake: line");
@@ -117,11 +123,11 @@ mem_get(struct store *s, const char *name, size_t len, char *err,
 }
 
 static enum store_status
-mem_put(struct store *s, const char *name, size_t len, char *err,
-    size_t errlen)
+mem_put(struct store *s, const char *name, size_t len,
+    const struct deadline *dl, char *err, size_t errlen)
 {
 	(void)s;
-	mem_check_name("put", name, len);
+	mem_check_call("put", name, len, dl);
 	if (mem.fail != STORE_OK) {
 		snprintf(err, errlen, "injected");
 		return mem.fail;
@@ -132,12 +138,13 @@ mem_put(struct store *s, const char *name, size_t len, char *err,
 }
 
 static enum store_status
-mem_list(struct store *s, store_name_fn fn, void *ctx, char *err,
-    size_t errlen)
+mem_list(struct store *s, store_name_fn fn, void *ctx,
+    const struct deadline *dl, char *err, size_t errlen)
 {
 	int	 i;
 
 	(void)s;
+	MEM_CHECK(dl != NULL && deadline_left_ms(dl) > 0, "list with no time");
 	for (i = 0; i < mem.count; i++) {
 		if (mem.fail != STORE_OK && i >= mem.fail_after) {
 			snprintf(err, errlen, "injected on page %d", i);

@@ -146,7 +146,8 @@ load(const char *stored)
 static void
 test_rows(void **state)
 {
-	struct handler_ctx	 ctx = { &mem_ops, NULL, "i-0abc", NULL };
+	struct handler_ctx	 ctx = { &mem_ops, NULL, "i-0abc", NULL, 5000,
+	    20000 };
 	struct response		 resp;
 	struct request		 req;
 	size_t			 i;
@@ -192,10 +193,11 @@ static void
 test_gate(void **state)
 {
 	struct store_gate	 gate;
-	struct handler_ctx	 ctx = { &mem_ops, NULL, "i-0abc", &gate };
+	struct handler_ctx	 ctx = { &mem_ops, NULL, "i-0abc", &gate, 5000,
+				    20000 };
 	struct response		 resp;
 	struct request		 req = { "POST", "/candidate/a", 12, 0 };
-	long			 slot;
+	struct deadline		 dl;
 
 	(void)state;
 	mem_reset(STORE_OK, 0);
@@ -207,7 +209,8 @@ test_gate(void **state)
 	assert_int_equal(gate.busy, 0);
 
 	/* Another worker holds the slot, stuck for longer than 20 ms. */
-	assert_int_equal(gate_enter(&gate, &slot), 1);
+	deadline_start(&dl, 5000);
+	assert_int_equal(gate_enter(&gate, GATE_POINT, &dl), GATE_IN);
 	req.target = "/candidate/b", req.target_len = 12;
 	handle(&ctx, &req, &resp);
 	assert_int_equal(resp.status, 503);
@@ -221,7 +224,7 @@ test_gate(void **state)
 	handle(&ctx, &req, &resp);
 	assert_int_equal(resp.status, 200);
 	assert_int_equal(gate.busy, 1);
-	gate_leave(&gate, slot);
+	gate_leave(&gate, GATE_POINT);
 	gate_destroy(&gate);
 	buf_free(&resp.body);
 }

@@ -119,8 +119,12 @@ struct verdict_row {
 };
 
 static const struct verdict_row verdict_rows[] = {
-	/* The drain's exit 0 and a failed start's 1: the parent follows. */
-	{ __LINE__, EXIT_WITH, 0, SUPERVISE_STOP, 0 },
+	/*
+	 * Exit 0 unasked (a SIGTERM sent to the worker alone): the service
+	 * must go on, so another worker starts.
+	 */
+	{ __LINE__, EXIT_WITH, 0, SUPERVISE_RESTART, 1 },
+	/* A failed start's 1: the parent exits with it, systemd decides. */
 	{ __LINE__, EXIT_WITH, 1, SUPERVISE_STOP, 1 },
 	{ __LINE__, EXIT_WITH, 99, SUPERVISE_STOP, 99 },	/* valgrind's */
 	{ __LINE__, EXIT_WITH, 255, SUPERVISE_STOP, 255 },

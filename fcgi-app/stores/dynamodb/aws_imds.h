@@ -13,7 +13,7 @@
 #include <time.h>
 
 #include "buf.h"
-#include "http_client.h"
+#include "cloud/http_client.h"
 
 #define AWS_IMDS_ENDPOINT_DEFAULT	"http://169.254.169.254"
 #define AWS_IMDS_TOKEN_TTL		21600	/* seconds, the SDKs' choice */

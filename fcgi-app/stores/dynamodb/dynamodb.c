@@ -7,9 +7,11 @@
  * DynamoDB. What the workers share is read-only after setup, except the
  * credentials cache (which locks itself) and the clock offset (atomic).
  *
- * Every operation is one logical call with one deadline
- * (CANDIDATES_TIMEOUT_MS) covering all of its attempts; a listing is one
- * call per Scan page.
+ * Every operation is one logical call within the deadline the handler
+ * gives it (CANDIDATES_TIMEOUT_MS), all attempts included; a listing is
+ * one call per Scan page, every page within the listing's one deadline
+ * (CANDIDATES_LIST_TIMEOUT_MS). Retries follow the shared policy
+ * (cloud/retry.h).
  */
 #include <stdatomic.h>
 #include <stdio.h>
@@ -19,9 +21,10 @@
 
 #include "aws_creds.h"
 #include "aws_imds.h"
+#include "cloud/http_client.h"
+#include "cloud/retry.h"
 #include "config.h"
 #include "dynamo_wire.h"
-#include "http_client.h"
 #include "log.h"
 #include "sigv4.h"
 #include "store.h"
@@ -40,10 +43,10 @@ static struct {
 	char			 url[512];	/* endpoint and path */
 	char			 host[300];	/* the Host header, signed */
 	char			 path[256];	/* the path, signed */
-	char			 ca_bundle[1024];
-	struct http_config	 http;
+	long			 connect_timeout_ms;
 	struct aws_imds		 imds;
 	struct aws_creds_provider creds;
+	struct retry_quota	 quota;
 	int			 imds_ready, creds_ready, curl_ready;
 } cfg;
 
@@ -119,15 +122,12 @@ static int
 imds_word_now(const char *path, const char *extra, char *out, size_t outlen,
     char *err, size_t errlen)
 {
-	struct http_config	 hc = cfg.http;
 	struct http_client	*c;
 	struct deadline		 dl;
 	struct buf		 body;
 	int			 rc = -1;
 
-	if (hc.connect_timeout_ms > IMDS_START_MS)
-		hc.connect_timeout_ms = IMDS_START_MS;
-	if (http_client_new(&c, &hc, err, errlen) == -1)
+	if (http_client_new(&c, err, errlen) == -1)
 		return -1;
 	buf_init(&body, AWS_IMDS_BODY_MAX);
 	deadline_start(&dl, IMDS_START_MS);
@@ -145,27 +145,30 @@ imds_word_now(const char *path, const char *extra, char *out, size_t outlen,
 static void dynamo_teardown(void);
 
 static int
-dynamo_setup(char *err, size_t errlen)
+dynamo_setup(const struct config *conf, char *err, size_t errlen)
 {
-	const char	*v;
-	char		 why[256], url[300];
+	struct http_config	 hc;
+	const char		*v;
+	char			 why[256], url[300];
 
 	memset(&cfg, 0, sizeof(cfg));
 	atomic_store(&clock_offset, 0);
-	if (http_global_init(err, errlen) == -1)
-		return -1;
-	cfg.curl_ready = 1;
-	if (http_config_from_env(&cfg.http, err, errlen) == -1)
-		goto fail;
+	retry_quota_init(&cfg.quota, RETRY_QUOTA);
 	/* libcurl ignores SSL_CERT_FILE; AWS_CA_BUNDLE is the SDKs' name. */
-	if ((v = config_str("AWS_CA_BUNDLE", NULL)) != NULL) {
-		if (access(v, R_OK) == -1 || snprintf(cfg.ca_bundle,
-		    sizeof(cfg.ca_bundle), "%s", v) >= (int)sizeof(cfg.ca_bundle)) {
-			snprintf(err, errlen, "AWS_CA_BUNDLE: cannot read %s", v);
-			goto fail;
-		}
-		cfg.http.ca_bundle = cfg.ca_bundle;
+	hc.connect_timeout_ms = conf->connect_timeout_ms;
+	hc.ca_bundle = config_str("AWS_CA_BUNDLE", NULL);
+	if (hc.ca_bundle != NULL && access(hc.ca_bundle, R_OK) == -1) {
+		snprintf(err, errlen, "AWS_CA_BUNDLE: cannot read %s",
+		    hc.ca_bundle);
+		return -1;
 	}
+	if (http_global_init(&hc, err, errlen) == -1) {
+		if (hc.ca_bundle != NULL)
+			snprintf(err, errlen, "AWS_CA_BUNDLE: no PEM "
+			    "certificate in %s", hc.ca_bundle);
+		return -1;
+	}
+	cfg.curl_ready = 1;
 	v = config_str("TC_DYNAMO_TABLE", TABLE_DEFAULT);
 	if (!valid_table(v)) {
 		snprintf(err, errlen, "TC_DYNAMO_TABLE must be 3 to 255 of "
@@ -260,7 +263,7 @@ dynamo_open(struct store **out, char *err, size_t errlen)
 		snprintf(err, errlen, "dynamodb: out of memory");
 		return -1;
 	}
-	if (http_client_new(&s->http, &cfg.http, err, errlen) == -1) {
+	if (http_client_new(&s->http, err, errlen) == -1) {
 		free(s);
 		return -1;
 	}
@@ -367,40 +370,47 @@ attempt(struct store *s, const char *op, const struct aws_creds *c,
 
 /*
  * One logical call: s->body sent as op until DynamoDB answers 200, the
- * answer is final, or the attempts or the deadline run out. On STORE_OK
- * the answer is in s->resp.body.
+ * answer is final, or the attempts, the retry quota or the deadline run
+ * out. On STORE_OK the answer is in s->resp.body.
  */
 static enum store_status
-call(struct store *s, const char *op, char *err, size_t errlen)
+call(struct store *s, const char *op, const struct deadline *dl, char *err,
+    size_t errlen)
 {
 	struct aws_creds	 c;
 	struct dynamo_error	 e;
-	struct deadline		 dl;
-	enum http_result	 r;
-	char			 why[512];
-	int			 tries = 0, skew_fixed = 0, renewed = 0;
-	long			 base, offset;
+	struct retry		 r;
+	enum http_result	 res;
+	enum retry_reason	 reason;
+	char			 why[512], whynot[128];
+	int			 skew_fixed = 0, renewed = 0, counted = 1;
+	long			 offset;
 
-	deadline_start(&dl, cfg.http.timeout_ms);
+	retry_begin(&r, &cfg.quota, dl, RETRY_ATTEMPTS);
 	for (;;) {
-		tries++;
-		if (aws_creds_get(&cfg.creds, s->http, &dl, &c, why,
+		if (aws_creds_get(&cfg.creds, s->http, dl, &c, why,
 		    sizeof(why)) == -1) {
 			snprintf(err, errlen, "dynamodb %s: %s", op, why);
 			return STORE_UNAVAILABLE;
 		}
-		r = attempt(s, op, &c, &dl, why, sizeof(why));
-		if (r == HTTP_DONE && s->resp.status == 200) {
+		/* A clock fixed or credentials renewed: that try is free. */
+		if (counted)
+			retry_attempt(&r);
+		counted = 1;
+		res = attempt(s, op, &c, dl, why, sizeof(why));
+		if (res == HTTP_DONE && s->resp.status == 200) {
 			aws_creds_wipe(&c);
+			retry_done(&r);
 			return STORE_OK;
 		}
-		if (r != HTTP_DONE) {
+		if (res != HTTP_DONE) {
 			aws_creds_wipe(&c);
-			if (!http_result_retryable(r)) {
+			if (!http_result_retryable(res)) {
 				snprintf(err, errlen, "dynamodb %s: %s", op, why);
 				return STORE_UNAVAILABLE;
 			}
-			base = HTTP_RETRY_BASE_MS;
+			reason = res == HTTP_TIMEOUT ? RETRY_TIMEOUT :
+			    RETRY_TRANSIENT;
 			goto again;
 		}
 		dynamo_parse_error(s->resp.body.data, s->resp.body.len, &e);
@@ -410,11 +420,11 @@ call(struct store *s, const char *op, char *err, size_t errlen)
 		switch (dynamo_classify(s->resp.status, &e)) {
 		case DYNAMO_THROTTLED:
 			aws_creds_wipe(&c);
-			base = HTTP_RETRY_THROTTLE_MS;
+			reason = RETRY_THROTTLED;
 			goto again;
 		case DYNAMO_RETRY:
 			aws_creds_wipe(&c);
-			base = HTTP_RETRY_BASE_MS;
+			reason = RETRY_TRANSIENT;
 			goto again;
 		case DYNAMO_SKEWED:
 			aws_creds_wipe(&c);
@@ -426,7 +436,7 @@ call(struct store *s, const char *op, char *err, size_t errlen)
 				    "%s from now on", labs(offset),
 				    offset < 0 ? "behind" : "ahead");
 				skew_fixed = 1;
-				tries--;
+				counted = 0;
 				continue;
 			}
 			break;
@@ -434,7 +444,7 @@ call(struct store *s, const char *op, char *err, size_t errlen)
 			if (!renewed && aws_creds_expired(&cfg.creds, &c)) {
 				aws_creds_wipe(&c);
 				renewed = 1;
-				tries--;
+				counted = 0;
 				continue;
 			}
 			aws_creds_wipe(&c);
@@ -451,19 +461,17 @@ call(struct store *s, const char *op, char *err, size_t errlen)
 		snprintf(err, errlen, "dynamodb %s: %s", op, why);
 		return STORE_REFUSED;
 again:
-		if (tries >= HTTP_RETRY_ATTEMPTS ||
-		    http_backoff_sleep(tries, base, &dl) == -1) {
-			snprintf(err, errlen, "dynamodb %s: %s (%d attempt%s, "
-			    "%ld ms budget)", op, why, tries, tries > 1 ? "s" :
-			    "", cfg.http.timeout_ms);
+		if (!retry_next(&r, reason, -1, whynot, sizeof(whynot))) {
+			snprintf(err, errlen, "dynamodb %s: %s (%s)", op, why,
+			    whynot);
 			return STORE_UNAVAILABLE;
 		}
 	}
 }
 
 static enum store_status
-dynamo_get(struct store *s, const char *name, size_t len, char *err,
-    size_t errlen)
+dynamo_get(struct store *s, const char *name, size_t len,
+    const struct deadline *dl, char *err, size_t errlen)
 {
 	enum store_status	 st;
 	char			 why[200];
@@ -474,7 +482,7 @@ dynamo_get(struct store *s, const char *name, size_t len, char *err,
 		snprintf(err, errlen, "dynamodb Query: cannot build request");
 		return STORE_UNAVAILABLE;
 	}
-	if ((st = call(s, "Query", err, errlen)) != STORE_OK)
+	if ((st = call(s, "Query", dl, err, errlen)) != STORE_OK)
 		return st;
 	if (dynamo_parse_count(s->resp.body.data, s->resp.body.len, &found,
 	    why, sizeof(why)) != DYNAMO_PARSED) {
@@ -485,8 +493,8 @@ dynamo_get(struct store *s, const char *name, size_t len, char *err,
 }
 
 static enum store_status
-dynamo_put(struct store *s, const char *name, size_t len, char *err,
-    size_t errlen)
+dynamo_put(struct store *s, const char *name, size_t len,
+    const struct deadline *dl, char *err, size_t errlen)
 {
 	enum store_status	 st;
 	char			 why[200];
@@ -496,7 +504,7 @@ dynamo_put(struct store *s, const char *name, size_t len, char *err,
 		snprintf(err, errlen, "dynamodb PutItem: cannot build request");
 		return STORE_UNAVAILABLE;
 	}
-	if ((st = call(s, "PutItem", err, errlen)) != STORE_OK)
+	if ((st = call(s, "PutItem", dl, err, errlen)) != STORE_OK)
 		return st;
 	if (dynamo_parse_put(s->resp.body.data, s->resp.body.len, why,
 	    sizeof(why)) != DYNAMO_PARSED) {
@@ -510,11 +518,13 @@ dynamo_put(struct store *s, const char *name, size_t len, char *err,
  * Scan to the end, page by page, handing each name on as it comes: only
  * one page is ever held. DynamoDB cuts pages at 1 MB and may send an
  * empty page that still carries a key; a key that does not move on would
- * loop for ever, so it ends the listing as an error.
+ * loop for ever, so it ends the listing as an error. Every page is a call
+ * within the listing's one deadline, so a large table cannot outlive the
+ * web server's patience page after page.
  */
 static enum store_status
-dynamo_list(struct store *s, store_name_fn fn, void *ctx, char *err,
-    size_t errlen)
+dynamo_list(struct store *s, store_name_fn fn, void *ctx,
+    const struct deadline *dl, char *err, size_t errlen)
 {
 	struct json_object	*start = NULL, *next = NULL;
 	enum store_status	 st = STORE_OK;
@@ -530,7 +540,7 @@ dynamo_list(struct store *s, store_name_fn fn, void *ctx, char *err,
 			st = STORE_UNAVAILABLE;
 			break;
 		}
-		if ((st = call(s, "Scan", err, errlen)) != STORE_OK)
+		if ((st = call(s, "Scan", dl, err, errlen)) != STORE_OK)
 			break;
 		pages++;
 		p = dynamo_parse_scan(s->resp.body.data, s->resp.body.len, fn,

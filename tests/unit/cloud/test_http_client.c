@@ -3,7 +3,8 @@
  * this process: one connection for many requests, response headers
  * captured, the body ceiling, the deadline, the connect timeout through
  * a TLS handshake that never ends, a refused connection, what goes on
- * the wire; and the backoff's bounds, exhaustively.
+ * the wire whatever the method before, and the proxy that metadata calls
+ * never use.
  */
 #include "unit.h"
 
@@ -17,7 +18,7 @@
 #include <time.h>
 #include <unistd.h>
 
-#include "http_client.h"
+#include "cloud/http_client.h"
 
 enum mode { MODE_OK, MODE_BIG, MODE_HANG, MODE_ECHO };
 
@@ -159,15 +160,28 @@ dead_port(void)
 	return port;
 }
 
+/* The process-wide part: connect timeout and CAs, as a store sets them. */
+static int
+global_init(long connect_ms, const char *ca)
+{
+	struct http_config	 cfg = { connect_ms, ca };
+	char			 err[128];
+
+	if (http_global_init(&cfg, err, sizeof(err)) == -1) {
+		print_error("http_global_init: %s\n", err);
+		return -1;
+	}
+	return 0;
+}
+
 static int
 group_setup(void **state)
 {
 	struct sockaddr_in	 sa;
 	socklen_t		 sl = sizeof(sa);
-	char			 err[128];
 
 	(void)state;
-	if (http_global_init(err, sizeof(err)) == -1)
+	if (global_init(1000, NULL) == -1)
 		return -1;
 	srv.fd = socket(AF_INET, SOCK_STREAM, 0);
 	memset(&sa, 0, sizeof(sa));
@@ -194,13 +208,12 @@ group_teardown(void **state)
 }
 
 static struct http_client *
-client(long connect_ms)
+client(void)
 {
-	struct http_config	 cfg = { 5000, connect_ms, NULL };
 	struct http_client	*c;
 	char			 err[128];
 
-	assert_int_equal(http_client_new(&c, &cfg, err, sizeof(err)), 0);
+	assert_int_equal(http_client_new(&c, err, sizeof(err)), 0);
 	return c;
 }
 
@@ -220,8 +233,8 @@ test_reuse_and_capture(void **state)
 	struct http_capture	 cap[3] = { { "Date", "" }, { "X-Test", "" },
 				    { "Retry-After", "" } };
 	struct http_response	 resp = { 0, { 0 }, cap, 3 };
-	struct http_request	 req = { "GET", NULL, NULL, 0, NULL, 0 };
-	struct http_client	*c = client(1000);
+	struct http_request	 req = { "GET", NULL, NULL, 0, NULL, 0, 0 };
+	struct http_client	*c = client();
 	struct deadline		 dl;
 	char			 url[64], err[256];
 	int			 i, before = atomic_load(&srv.accepts);
@@ -254,8 +267,8 @@ test_wire(void **state)
 {
 	static const char *const hdrs[] = { "X-One: 1", "Content-Type:" };
 	struct http_response	 resp = { 0, { 0 }, NULL, 0 };
-	struct http_request	 req = { "POST", NULL, hdrs, 2, "a\0c", 3 };
-	struct http_client	*c = client(1000);
+	struct http_request	 req = { "POST", NULL, hdrs, 2, "a\0c", 3, 0 };
+	struct http_client	*c = client();
 	struct deadline		 dl;
 	char			 url[64], err[256];
 
@@ -288,6 +301,65 @@ test_wire(void **state)
 	    HTTP_DONE);
 	assert_non_null(strstr(resp.body.data, "GET /p?q=1 HTTP/1.1\r\n"));
 	assert_null(strcasestr(resp.body.data, "\r\nContent-Length:"));
+
+	/* The handle is never reset: each method must undo the last's. */
+	req.method = "PATCH";
+	req.body = "{}";
+	req.bodylen = 2;
+	assert_int_equal(http_perform(c, &req, &resp, &dl, err, sizeof(err)),
+	    HTTP_DONE);
+	assert_non_null(strstr(resp.body.data, "PATCH /p?q=1 HTTP/1.1\r\n"));
+	assert_memory_equal(resp.body.data + resp.body.len - 2, "{}", 2);
+	req.method = "POST";
+	assert_int_equal(http_perform(c, &req, &resp, &dl, err, sizeof(err)),
+	    HTTP_DONE);
+	assert_non_null(strstr(resp.body.data, "POST /p?q=1 HTTP/1.1\r\n"));
+	assert_non_null(strstr(resp.body.data, "\r\nContent-Length: 2\r\n"));
+	buf_free(&resp.body);
+	http_client_free(c);
+}
+
+/*
+ * http_proxy and ALL_PROXY are honoured for the store, never for a
+ * metadata service (direct), as the SDKs do: the loopback server here is
+ * the proxy, the target a port where nothing listens.
+ */
+static void
+test_proxy(void **state)
+{
+	static const char *const vars[] = { "http_proxy", "ALL_PROXY" };
+	struct http_response	 resp = { 0, { 0 }, NULL, 0 };
+	struct http_request	 req = { "GET", NULL, NULL, 0, NULL, 0, 0 };
+	struct http_client	*c = client();
+	struct deadline		 dl;
+	char			 proxy[64], url[64], line[96], err[256];
+	size_t			 i;
+	int			 port = dead_port();
+
+	(void)state;
+	assert_true(port > 0);
+	atomic_store(&srv.mode, MODE_ECHO);
+	snprintf(proxy, sizeof(proxy), "http://127.0.0.1:%d", srv.port);
+	snprintf(url, sizeof(url), "http://127.0.0.1:%d/meta", port);
+	snprintf(line, sizeof(line), "GET %s HTTP/1.1\r\n", url);
+	req.url = url;
+	buf_init(&resp.body, 8192);
+	unsetenv("no_proxy");
+	unsetenv("NO_PROXY");
+	for (i = 0; i < sizeof(vars) / sizeof(vars[0]); i++) {
+		assert_int_equal(setenv(vars[i], proxy, 1), 0);
+		req.direct = 0;
+		deadline_start(&dl, 5000);
+		if (http_perform(c, &req, &resp, &dl, err, sizeof(err)) !=
+		    HTTP_DONE || strstr(resp.body.data, line) == NULL)
+			fail_msg("%s: not through the proxy: %s", vars[i], err);
+		req.direct = 1;
+		if (http_perform(c, &req, &resp, &dl, err, sizeof(err)) !=
+		    HTTP_TRANSPORT)
+			fail_msg("%s: a direct request reached the proxy",
+			    vars[i]);
+		unsetenv(vars[i]);
+	}
 	buf_free(&resp.body);
 	http_client_free(c);
 }
@@ -297,8 +369,8 @@ static void
 test_ceiling(void **state)
 {
 	struct http_response	 resp = { 0, { 0 }, NULL, 0 };
-	struct http_request	 req = { "GET", NULL, NULL, 0, NULL, 0 };
-	struct http_client	*c = client(1000);
+	struct http_request	 req = { "GET", NULL, NULL, 0, NULL, 0, 0 };
+	struct http_client	*c = client();
 	struct deadline		 dl;
 	char			 url[64], err[256];
 
@@ -324,8 +396,8 @@ static void
 test_deadline(void **state)
 {
 	struct http_response	 resp = { 0, { 0 }, NULL, 0 };
-	struct http_request	 req = { "GET", NULL, NULL, 0, NULL, 0 };
-	struct http_client	*c = client(1000);
+	struct http_request	 req = { "GET", NULL, NULL, 0, NULL, 0, 0 };
+	struct http_client	*c = client();
 	struct deadline		 dl;
 	char			 url[64], err[256];
 	long			 t0, took;
@@ -431,8 +503,7 @@ test_connect_timeout(void **state)
 		fail_msg("silent listener: %s", strerror(errno));
 	for (i = 0; i < sizeof(rows) / sizeof(rows[0]); i++) {
 		struct http_response	 resp = { 0, { 0 }, NULL, 0 };
-		struct http_request	 req = { "GET", NULL, NULL, 0, NULL, 0 };
-		struct http_config	 cfg = { 5000, rows[i].connect_ms, ca };
+		struct http_request	 req = { "GET", NULL, NULL, 0, NULL, 0, 0 };
 		struct http_client	*c;
 		struct deadline		 dl;
 		struct pollfd		 pfd = { lfd, POLLIN, 0 };
@@ -442,7 +513,10 @@ test_connect_timeout(void **state)
 		long			 t0, took;
 		int			 fd = -1;
 
-		assert_int_equal(http_client_new(&c, &cfg, err, sizeof(err)), 0);
+		/* The connect timeout and the CAs are the process's. */
+		http_global_cleanup();
+		assert_int_equal(global_init(rows[i].connect_ms, ca), 0);
+		assert_int_equal(http_client_new(&c, err, sizeof(err)), 0);
 		snprintf(url, sizeof(url), "https://127.0.0.1:%d/",
 		    ntohs(sa.sin_port));
 		req.url = url;
@@ -477,14 +551,16 @@ test_connect_timeout(void **state)
 		close(fd);
 	}
 	close(lfd);
+	http_global_cleanup();
+	assert_int_equal(global_init(1000, NULL), 0);
 }
 
 static void
 test_refused(void **state)
 {
 	struct http_response	 resp = { 0, { 0 }, NULL, 0 };
-	struct http_request	 req = { "GET", NULL, NULL, 0, NULL, 0 };
-	struct http_client	*c = client(1000);
+	struct http_request	 req = { "GET", NULL, NULL, 0, NULL, 0, 0 };
+	struct http_client	*c = client();
 	struct deadline		 dl;
 	char			 url[64], err[256];
 	int			 port = dead_port();
@@ -509,124 +585,6 @@ test_refused(void **state)
 	http_client_free(c);
 }
 
-/* Full jitter: always within [0, min(cap, base * 2^(attempt-1))]. */
-static void
-test_backoff_bounds(void **state)
-{
-	static const long bases[] = { 1, 100, 500, 7 };
-	uint32_t	 rnd = 2463534242u;
-	size_t		 b;
-	int		 attempt, k;
-
-	(void)state;
-	for (b = 0; b < sizeof(bases) / sizeof(bases[0]); b++)
-		for (attempt = 1; attempt <= 40; attempt++) {
-			long ceiling = bases[b];
-			int i;
-
-			for (i = 1; i < attempt && ceiling < HTTP_RETRY_CAP_MS;
-			    i++)
-				ceiling *= 2;
-			if (ceiling > HTTP_RETRY_CAP_MS)
-				ceiling = HTTP_RETRY_CAP_MS;
-			if (http_backoff_ms(attempt, bases[b],
-			    HTTP_RETRY_CAP_MS, 0) != 0 ||
-			    http_backoff_ms(attempt, bases[b],
-			    HTTP_RETRY_CAP_MS, (uint32_t)ceiling) != ceiling)
-				fail_msg("base %ld attempt %d: ends of [0, %ld]",
-				    bases[b], attempt, ceiling);
-			for (k = 0; k < 2000; k++) {
-				long w;
-
-				rnd ^= rnd << 13;
-				rnd ^= rnd >> 17;
-				rnd ^= rnd << 5;
-				w = http_backoff_ms(attempt, bases[b],
-				    HTTP_RETRY_CAP_MS, rnd);
-				if (w < 0 || w > ceiling)
-					fail_msg("base %ld attempt %d: %ld "
-					    "outside [0, %ld]", bases[b],
-					    attempt, w, ceiling);
-			}
-			if (http_backoff_ms(attempt, bases[b],
-			    HTTP_RETRY_CAP_MS, UINT32_MAX) > ceiling)
-				fail_msg("UINT32_MAX");
-		}
-	assert_int_equal(http_backoff_ms(0, 100, 1000, 5), 0);
-	assert_int_equal(http_backoff_ms(1, 0, 1000, 5), 0);
-}
-
-/* A backoff that would eat the rest of the deadline is not slept. */
-static void
-test_backoff_sleep(void **state)
-{
-	struct deadline	 dl;
-	long		 t0;
-
-	(void)state;
-	/* It would wait up to 20 s: refusing must take far less. */
-	deadline_start(&dl, 20);
-	t0 = now_ms();
-	assert_int_equal(http_backoff_sleep(9, 100000, &dl), -1);
-	assert_true(now_ms() - t0 < 1000);
-	/* At most 20 ms, with plenty of time left: it sleeps and says so. */
-	deadline_start(&dl, 10000);
-	t0 = now_ms();
-	assert_int_equal(http_backoff_sleep(1, 20, &dl), 0);
-	assert_true(now_ms() - t0 < 1000);
-	deadline_start(&dl, 0);
-	assert_int_equal(deadline_left_ms(&dl), 0);
-}
-
-static void
-test_config_env(void **state)
-{
-	static const struct {
-		int		 line;
-		const char	*timeout, *connect;
-		int		 rc;
-		long		 want_t, want_c;
-		const char	*names;
-	} rows[] = {
-		{ __LINE__, NULL, NULL, 0, 5000, 1000, NULL },
-		{ __LINE__, "", "", 0, 5000, 1000, NULL },
-		{ __LINE__, "250", "50", 0, 250, 50, NULL },
-		{ __LINE__, "0", NULL, -1, 0, 0, "CANDIDATES_TIMEOUT_MS" },
-		{ __LINE__, "5s", NULL, -1, 0, 0, "CANDIDATES_TIMEOUT_MS" },
-		{ __LINE__, "600001", NULL, -1, 0, 0, "CANDIDATES_TIMEOUT_MS" },
-		{ __LINE__, NULL, "-1", -1, 0, 0,
-		    "CANDIDATES_CONNECT_TIMEOUT_MS" },
-	};
-	size_t	 i;
-
-	(void)state;
-	for (i = 0; i < sizeof(rows) / sizeof(rows[0]); i++) {
-		struct http_config	 cfg;
-		char			 err[256] = "";
-		int			 rc;
-
-		unsetenv("CANDIDATES_TIMEOUT_MS");
-		unsetenv("CANDIDATES_CONNECT_TIMEOUT_MS");
-		if (rows[i].timeout)
-			setenv("CANDIDATES_TIMEOUT_MS", rows[i].timeout, 1);
-		if (rows[i].connect)
-			setenv("CANDIDATES_CONNECT_TIMEOUT_MS", rows[i].connect,
-			    1);
-		rc = http_config_from_env(&cfg, err, sizeof(err));
-		if (rc != rows[i].rc)
-			ROW_FAIL(rows[i].line, "rc %d (%s)", rc, err);
-		if (rc == 0 && (cfg.timeout_ms != rows[i].want_t ||
-		    cfg.connect_timeout_ms != rows[i].want_c))
-			ROW_FAIL(rows[i].line, "%ld %ld", cfg.timeout_ms,
-			    cfg.connect_timeout_ms);
-		if (rc == -1 && strstr(err, rows[i].names) == NULL)
-			ROW_FAIL(rows[i].line, "'%s' does not name %s", err,
-			    rows[i].names);
-	}
-	unsetenv("CANDIDATES_TIMEOUT_MS");
-	unsetenv("CANDIDATES_CONNECT_TIMEOUT_MS");
-}
-
 int
 main(void)
 {
@@ -637,9 +595,7 @@ main(void)
 		cmocka_unit_test(test_deadline),
 		cmocka_unit_test_teardown(test_connect_timeout, remove_one_ca),
 		cmocka_unit_test(test_refused),
-		cmocka_unit_test(test_backoff_bounds),
-		cmocka_unit_test(test_backoff_sleep),
-		cmocka_unit_test(test_config_env),
+		cmocka_unit_test(test_proxy),
 	};
 
 	return cmocka_run_group_tests(tests, group_setup, group_teardown);

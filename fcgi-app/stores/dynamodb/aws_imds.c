@@ -108,10 +108,11 @@ fetch_token(struct aws_imds *m, struct http_client *hc,
 	memset(&req, 0, sizeof(req));
 	req.method = "PUT";
 	req.url = url;
+	req.direct = 1;
 	req.headers = headers;
 	req.nheaders = sizeof(headers) / sizeof(headers[0]);
 	memset(&resp, 0, sizeof(resp));
-	buf_init(&resp.body, AWS_IMDS_TOKEN_MAX - 1);
+	buf_init_secret(&resp.body, AWS_IMDS_TOKEN_MAX - 1);
 	r = http_perform(hc, &req, &resp, dl, why, sizeof(why));
 	if (r != HTTP_DONE || resp.status != 200) {
 		if (r == HTTP_DONE)
@@ -128,13 +129,11 @@ fetch_token(struct aws_imds *m, struct http_client *hc,
 	if (n == 0 || strcspn(resp.body.data, "\r\n") < n ||
 	    memchr(resp.body.data, '\0', n) != NULL) {
 		snprintf(err, errlen, "IMDS token: malformed");
-		explicit_bzero(resp.body.data, resp.body.len);
 		buf_free(&resp.body);
 		return -1;
 	}
 	memcpy(m->token, resp.body.data, n);
 	m->token[n] = '\0';
-	explicit_bzero(resp.body.data, resp.body.len);
 	buf_free(&resp.body);
 	m->token_expires = time(NULL) + AWS_IMDS_TOKEN_TTL - TOKEN_MARGIN;
 	return 0;
@@ -177,6 +176,7 @@ aws_imds_get(struct aws_imds *m, struct http_client *hc, const char *path,
 		memset(&req, 0, sizeof(req));
 		req.method = "GET";
 		req.url = url;
+		req.direct = 1;
 		req.headers = headers;
 		req.nheaders = 1;
 		r = http_perform(hc, &req, &resp, dl, why, sizeof(why));

@@ -53,13 +53,6 @@ int	sigv4_format_date(time_t t, char out[SIGV4_DATE_SIZE]) WARN_UNUSED;
 int	sigv4_sha256_hex(const void *p, size_t n, char out[SIGV4_HEX_SIZE])
 	    WARN_UNUSED;
 
-/*
- * Appends the n bytes at p with everything but the unreserved characters
- * (A-Z a-z 0-9 - . _ ~) percent-encoded, and '/' too unless keep_slash.
- */
-int	sigv4_uri_encode(struct buf *out, const char *p, size_t n,
-	    int keep_slash) WARN_UNUSED;
-
 /* Appends the SignedHeaders value: lowercase names, sorted, ';'-joined. */
 int	sigv4_signed_headers(struct buf *out, const struct sigv4_header *h,
 	    size_t n) WARN_UNUSED;

@@ -14,8 +14,8 @@
 
 #include <json-c/json.h>
 
-#include "aws_creds.h"
-#include "aws_imds.h"
+#include "stores/dynamodb/aws_creds.h"
+#include "stores/dynamodb/aws_imds.h"
 #include "fuzz.h"
 
 /* Printable ASCII without spaces, NUL-terminated within max. */

@@ -9,7 +9,7 @@
 
 #include <json-c/json.h>
 
-#include "dynamo_wire.h"
+#include "stores/dynamodb/dynamo_wire.h"
 
 /* The name in a body json-c can read back, or NULL. */
 static char *

@@ -14,7 +14,7 @@
 
 #include <json-c/json.h>
 
-#include "dynamo_wire.h"
+#include "stores/dynamodb/dynamo_wire.h"
 #include "fuzz.h"
 
 struct seen {

@@ -1,23 +1,17 @@
 #include "http_client.h"
 
-#include <errno.h>
+#include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
 
 #include <curl/curl.h>
-#include <openssl/rand.h>
-
-#include "config.h"
-
-/* An attempt with less time than this left is not worth starting. */
-#define ATTEMPT_MIN_MS	50
+#include <openssl/ssl.h>
+#include <openssl/x509.h>
 
 struct http_client {
-	CURL			*curl;
-	struct http_config	 cfg;
-	char			 ca_bundle[1024];
+	CURL		*curl;
 };
 
 /* What the curl callbacks of one exchange write into. */
@@ -26,22 +20,94 @@ struct exchange {
 	int			 too_large;
 };
 
-int
-http_config_from_env(struct http_config *cfg, char *err, size_t errlen)
+/* What every client of the process shares, set up by http_global_init. */
+static struct {
+	CURLSH		*share;
+	pthread_mutex_t	 locks[CURL_LOCK_DATA_LAST];
+	X509_STORE	*cas;
+	long		 connect_timeout_ms;
+	int		 curl_ready;
+	int		 locks_ready;
+} g;
+
+static void
+share_lock(CURL *h, curl_lock_data data, curl_lock_access access, void *arg)
 {
-	cfg->ca_bundle = NULL;
-	return config_timeouts(&cfg->timeout_ms, &cfg->connect_timeout_ms, err,
-	    errlen);
+	(void)h;
+	(void)access;
+	(void)arg;
+	pthread_mutex_lock(&g.locks[data]);
+}
+
+static void
+share_unlock(CURL *h, curl_lock_data data, void *arg)
+{
+	(void)h;
+	(void)arg;
+	pthread_mutex_unlock(&g.locks[data]);
+}
+
+/*
+ * Every new TLS connection verifies its peer against the one CA store
+ * parsed at start-up. Left to itself libcurl would parse the CA file into
+ * each connection's context (a CA cache lives only as long as one easy
+ * handle's connection cache), at about 1.5 MB and a millisecond of CPU
+ * per worker.
+ */
+static CURLcode
+on_ssl_ctx(CURL *h, void *ssl_ctx, void *arg)
+{
+	(void)h;
+	(void)arg;
+	SSL_CTX_set1_cert_store(ssl_ctx, g.cas);
+	return CURLE_OK;
 }
 
 int
-http_global_init(char *err, size_t errlen)
+http_global_init(const struct http_config *cfg, char *err, size_t errlen)
 {
 	CURLcode	 rc;
+	int		 i;
 
-	/* Reference counted by libcurl, so several stores may call it. */
+	/* Reference counted by libcurl. */
 	if ((rc = curl_global_init(CURL_GLOBAL_DEFAULT)) != CURLE_OK) {
 		snprintf(err, errlen, "libcurl: %s", curl_easy_strerror(rc));
+		return -1;
+	}
+	g.curl_ready = 1;
+	g.connect_timeout_ms = cfg->connect_timeout_ms;
+	for (i = 0; i < CURL_LOCK_DATA_LAST; i++)
+		if (pthread_mutex_init(&g.locks[i], NULL) != 0) {
+			while (i-- > 0)
+				pthread_mutex_destroy(&g.locks[i]);
+			snprintf(err, errlen, "libcurl: cannot create a lock");
+			http_global_cleanup();
+			return -1;
+		}
+	g.locks_ready = 1;
+	/*
+	 * The CAs: the bundle given and nothing else (a test's CA must not
+	 * be joined by the system's), else the system's.
+	 */
+	if ((g.cas = X509_STORE_new()) == NULL ||
+	    (cfg->ca_bundle != NULL ? X509_STORE_load_file(g.cas,
+	    cfg->ca_bundle) : X509_STORE_set_default_paths(g.cas)) != 1) {
+		snprintf(err, errlen, "cannot load the CA certificates from %s",
+		    cfg->ca_bundle != NULL ? cfg->ca_bundle : "the system");
+		http_global_cleanup();
+		return -1;
+	}
+	if ((g.share = curl_share_init()) == NULL ||
+	    curl_share_setopt(g.share, CURLSHOPT_LOCKFUNC, share_lock) !=
+	    CURLSHE_OK ||
+	    curl_share_setopt(g.share, CURLSHOPT_UNLOCKFUNC, share_unlock) !=
+	    CURLSHE_OK ||
+	    curl_share_setopt(g.share, CURLSHOPT_SHARE, CURL_LOCK_DATA_DNS) !=
+	    CURLSHE_OK ||
+	    curl_share_setopt(g.share, CURLSHOPT_SHARE,
+	    CURL_LOCK_DATA_SSL_SESSION) != CURLSHE_OK) {
+		snprintf(err, errlen, "libcurl: cannot set up the share");
+		http_global_cleanup();
 		return -1;
 	}
 	return 0;
@@ -50,76 +116,21 @@ http_global_init(char *err, size_t errlen)
 void
 http_global_cleanup(void)
 {
-	curl_global_cleanup();
-}
+	if (g.share != NULL)
+		curl_share_cleanup(g.share);
+	g.share = NULL;
+	X509_STORE_free(g.cas);
+	g.cas = NULL;
+	if (g.locks_ready) {
+		int	 i;
 
-void
-deadline_start(struct deadline *dl, long ms)
-{
-	if (clock_gettime(CLOCK_MONOTONIC, &dl->end) == -1) {
-		/* Cannot happen on Linux; an expired deadline fails safe. */
-		dl->end.tv_sec = 0;
-		dl->end.tv_nsec = 0;
-		return;
+		for (i = 0; i < CURL_LOCK_DATA_LAST; i++)
+			pthread_mutex_destroy(&g.locks[i]);
 	}
-	dl->end.tv_sec += ms / 1000;
-	dl->end.tv_nsec += (ms % 1000) * 1000000L;
-	if (dl->end.tv_nsec >= 1000000000L) {
-		dl->end.tv_sec++;
-		dl->end.tv_nsec -= 1000000000L;
-	}
-}
-
-long
-deadline_left_ms(const struct deadline *dl)
-{
-	struct timespec	 now;
-	long long	 ms;
-
-	if (clock_gettime(CLOCK_MONOTONIC, &now) == -1)
-		return 0;
-	ms = ((long long)dl->end.tv_sec - now.tv_sec) * 1000 +
-	    (dl->end.tv_nsec - now.tv_nsec) / 1000000;
-	return ms > 0 ? (long)ms : 0;
-}
-
-int
-http_client_new(struct http_client **out, const struct http_config *cfg,
-    char *err, size_t errlen)
-{
-	struct http_client	*c;
-
-	*out = NULL;
-	if ((c = calloc(1, sizeof(*c))) == NULL) {
-		snprintf(err, errlen, "http client: out of memory");
-		return -1;
-	}
-	c->cfg = *cfg;
-	if (cfg->ca_bundle != NULL) {
-		if (snprintf(c->ca_bundle, sizeof(c->ca_bundle), "%s",
-		    cfg->ca_bundle) >= (int)sizeof(c->ca_bundle)) {
-			snprintf(err, errlen, "CA bundle path too long");
-			free(c);
-			return -1;
-		}
-		c->cfg.ca_bundle = c->ca_bundle;
-	}
-	if ((c->curl = curl_easy_init()) == NULL) {
-		snprintf(err, errlen, "curl_easy_init failed");
-		free(c);
-		return -1;
-	}
-	*out = c;
-	return 0;
-}
-
-void
-http_client_free(struct http_client *c)
-{
-	if (c == NULL)
-		return;
-	curl_easy_cleanup(c->curl);
-	free(c);
+	g.locks_ready = 0;
+	if (g.curl_ready)
+		curl_global_cleanup();
+	g.curl_ready = 0;
 }
 
 static size_t
@@ -171,66 +182,101 @@ on_header(char *p, size_t size, size_t n, void *arg)
 	return len;
 }
 
+/*
+ * The options every exchange of a handle shares, set once: what varies
+ * per request is set by prepare(), and the handle is never reset, which
+ * would cost a dozen options per request.
+ */
+static int
+set_constant_options(CURL *h)
+{
+	int	 bad = 0;
+
+	bad |= curl_easy_setopt(h, CURLOPT_PROTOCOLS_STR, "http,https") !=
+	    CURLE_OK;
+	/* Signals are the main thread's; libcurl must not use SIGALRM. */
+	bad |= curl_easy_setopt(h, CURLOPT_NOSIGNAL, 1L) != CURLE_OK;
+	bad |= curl_easy_setopt(h, CURLOPT_SSL_VERIFYPEER, 1L) != CURLE_OK;
+	bad |= curl_easy_setopt(h, CURLOPT_SSL_VERIFYHOST, 2L) != CURLE_OK;
+	/* No file of libcurl's own: every CA comes from g.cas. */
+	bad |= curl_easy_setopt(h, CURLOPT_CAINFO, NULL) != CURLE_OK;
+	bad |= curl_easy_setopt(h, CURLOPT_CAPATH, NULL) != CURLE_OK;
+	bad |= curl_easy_setopt(h, CURLOPT_SSL_CTX_FUNCTION, on_ssl_ctx) !=
+	    CURLE_OK;
+	bad |= curl_easy_setopt(h, CURLOPT_SHARE, g.share) != CURLE_OK;
+	bad |= curl_easy_setopt(h, CURLOPT_TCP_KEEPALIVE, 1L) != CURLE_OK;
+	bad |= curl_easy_setopt(h, CURLOPT_HTTP_VERSION,
+	    (long)CURL_HTTP_VERSION_1_1) != CURLE_OK;
+	bad |= curl_easy_setopt(h, CURLOPT_WRITEFUNCTION, on_body) != CURLE_OK;
+	bad |= curl_easy_setopt(h, CURLOPT_HEADERFUNCTION, on_header) !=
+	    CURLE_OK;
+	return bad ? -1 : 0;
+}
+
+int
+http_client_new(struct http_client **out, char *err, size_t errlen)
+{
+	struct http_client	*c;
+
+	*out = NULL;
+	if ((c = calloc(1, sizeof(*c))) == NULL) {
+		snprintf(err, errlen, "http client: out of memory");
+		return -1;
+	}
+	if ((c->curl = curl_easy_init()) == NULL ||
+	    set_constant_options(c->curl) == -1) {
+		snprintf(err, errlen, "libcurl: cannot set up a handle");
+		http_client_free(c);
+		return -1;
+	}
+	*out = c;
+	return 0;
+}
+
+void
+http_client_free(struct http_client *c)
+{
+	if (c == NULL)
+		return;
+	curl_easy_cleanup(c->curl);
+	free(c);
+}
+
 /* Sets every option of one exchange; -1 if libcurl refuses one. */
 static int
 prepare(struct http_client *c, const struct http_request *req,
     struct curl_slist *headers, struct exchange *x, char *curlerr, long left)
 {
 	CURL	*h = c->curl;
-	long	 connect = c->cfg.connect_timeout_ms;
-	int	 bad = 0;
+	long	 connect = g.connect_timeout_ms;
+	int	 bad = 0, get = strcmp(req->method, "GET") == 0;
 
-	/*
-	 * reset forgets the last request's options but keeps the live
-	 * connections and TLS sessions, which is the point of one handle.
-	 */
-	curl_easy_reset(h);
 	if (connect > left)
 		connect = left;
 	bad |= curl_easy_setopt(h, CURLOPT_URL, req->url) != CURLE_OK;
-	bad |= curl_easy_setopt(h, CURLOPT_PROTOCOLS_STR, "http,https") !=
-	    CURLE_OK;
-	/* Signals are the main thread's; libcurl must not use SIGALRM. */
-	bad |= curl_easy_setopt(h, CURLOPT_NOSIGNAL, 1L) != CURLE_OK;
 	bad |= curl_easy_setopt(h, CURLOPT_TIMEOUT_MS, left) != CURLE_OK;
 	bad |= curl_easy_setopt(h, CURLOPT_CONNECTTIMEOUT_MS, connect) !=
 	    CURLE_OK;
-	bad |= curl_easy_setopt(h, CURLOPT_SSL_VERIFYPEER, 1L) != CURLE_OK;
-	bad |= curl_easy_setopt(h, CURLOPT_SSL_VERIFYHOST, 2L) != CURLE_OK;
-	if (c->cfg.ca_bundle != NULL)
-		bad |= curl_easy_setopt(h, CURLOPT_CAINFO, c->cfg.ca_bundle) !=
-		    CURLE_OK;
-	/*
-	 * Trust the one CA file only (the bundle given, else libcurl's
-	 * default): Debian's libcurl also sets a CA directory, which would
-	 * add the system CAs to a test bundle and, worse, stops libcurl from
-	 * caching the parsed file, so every new connection would parse all
-	 * of ca-certificates.crt again inside its connect timeout.
-	 */
-	bad |= curl_easy_setopt(h, CURLOPT_CAPATH, NULL) != CURLE_OK;
-	bad |= curl_easy_setopt(h, CURLOPT_TCP_KEEPALIVE, 1L) != CURLE_OK;
-	bad |= curl_easy_setopt(h, CURLOPT_HTTP_VERSION,
-	    (long)CURL_HTTP_VERSION_1_1) != CURLE_OK;
+	/* NULL: the environment's no_proxy decides. */
+	bad |= curl_easy_setopt(h, CURLOPT_NOPROXY, req->direct ? "*" :
+	    NULL) != CURLE_OK;
 	bad |= curl_easy_setopt(h, CURLOPT_HTTPHEADER, headers) != CURLE_OK;
 	bad |= curl_easy_setopt(h, CURLOPT_ERRORBUFFER, curlerr) != CURLE_OK;
-	bad |= curl_easy_setopt(h, CURLOPT_WRITEFUNCTION, on_body) != CURLE_OK;
 	bad |= curl_easy_setopt(h, CURLOPT_WRITEDATA, x) != CURLE_OK;
-	bad |= curl_easy_setopt(h, CURLOPT_HEADERFUNCTION, on_header) !=
-	    CURLE_OK;
 	bad |= curl_easy_setopt(h, CURLOPT_HEADERDATA, x) != CURLE_OK;
-	if (strcmp(req->method, "GET") == 0) {
+	if (get)
 		bad |= curl_easy_setopt(h, CURLOPT_HTTPGET, 1L) != CURLE_OK;
-	} else {
+	else {
 		/* POSTFIELDS sends the body as is: no copy, no chunking. */
 		bad |= curl_easy_setopt(h, CURLOPT_POSTFIELDS,
 		    req->body != NULL ? req->body : "") != CURLE_OK;
 		bad |= curl_easy_setopt(h, CURLOPT_POSTFIELDSIZE_LARGE,
 		    (curl_off_t)(req->body != NULL ? req->bodylen : 0)) !=
 		    CURLE_OK;
-		if (strcmp(req->method, "POST") != 0)
-			bad |= curl_easy_setopt(h, CURLOPT_CUSTOMREQUEST,
-			    req->method) != CURLE_OK;
 	}
+	/* POST is POSTFIELDS' own method; the rest are named. */
+	bad |= curl_easy_setopt(h, CURLOPT_CUSTOMREQUEST, get ||
+	    strcmp(req->method, "POST") == 0 ? NULL : req->method) != CURLE_OK;
 	return bad ? -1 : 0;
 }
 
@@ -273,7 +319,8 @@ http_perform(struct http_client *c, const struct http_request *req,
 	rc = curl_easy_perform(c->curl);
 	/* The handle must not keep pointers into this frame. */
 	if (curl_easy_setopt(c->curl, CURLOPT_HTTPHEADER, NULL) != CURLE_OK ||
-	    curl_easy_setopt(c->curl, CURLOPT_ERRORBUFFER, NULL) != CURLE_OK)
+	    curl_easy_setopt(c->curl, CURLOPT_ERRORBUFFER, NULL) != CURLE_OK ||
+	    curl_easy_setopt(c->curl, CURLOPT_POSTFIELDS, NULL) != CURLE_OK)
 		rc = rc != CURLE_OK ? rc : CURLE_FAILED_INIT;
 	curl_slist_free_all(headers);
 	if (rc == CURLE_OK) {
@@ -324,39 +371,4 @@ int
 http_result_retryable(enum http_result r)
 {
 	return r == HTTP_TIMEOUT || r == HTTP_TRANSPORT;
-}
-
-long
-http_backoff_ms(int attempt, long base_ms, long cap_ms, uint32_t rnd)
-{
-	long	 ceiling = base_ms;
-	int	 i;
-
-	if (attempt < 1 || base_ms <= 0 || cap_ms <= 0)
-		return 0;
-	for (i = 1; i < attempt && ceiling < cap_ms; i++)
-		ceiling *= 2;
-	if (ceiling > cap_ms)
-		ceiling = cap_ms;
-	return (long)(rnd % ((uint32_t)ceiling + 1));
-}
-
-int
-http_backoff_sleep(int attempt, long base_ms, const struct deadline *dl)
-{
-	struct timespec	 ts;
-	uint32_t	 rnd;
-	long		 wait, left;
-
-	if (RAND_bytes((unsigned char *)&rnd, sizeof(rnd)) != 1)
-		rnd = (uint32_t)rand();
-	wait = http_backoff_ms(attempt, base_ms, HTTP_RETRY_CAP_MS, rnd);
-	left = deadline_left_ms(dl);
-	if (wait + ATTEMPT_MIN_MS > left)
-		return -1;
-	ts.tv_sec = wait / 1000;
-	ts.tv_nsec = (wait % 1000) * 1000000L;
-	while (nanosleep(&ts, &ts) == -1 && errno == EINTR)
-		continue;
-	return 0;
 }

@@ -1,124 +1,15 @@
 /*
- * The credentials cache's arithmetic and decisions, and the parsing of
- * what IMDS answers: when to refresh, who refreshes, who waits, and what
- * a malformed document or timestamp does (it is refused, never used).
+ * AWS credentials: the environment in the SDKs' order, and the parsing of
+ * what IMDS answers: what a malformed document or timestamp does (it is
+ * refused, never used). The cache that keeps role credentials is the
+ * shared token cache (tests/unit/cloud/test_token_cache.c).
  */
 #include "unit.h"
 
 #include <stdlib.h>
 
-#include "aws_creds.h"
-#include "aws_imds.h"
-
-static void
-test_refresh_at(void **state)
-{
-	static const struct {
-		int	 line;
-		time_t	 fetched, expiration, want;
-	} rows[] = {
-		/* Six hours: five minutes early. */
-		{ __LINE__, 1000, 1000 + 21600, 1000 + 21600 - 300 },
-		/* Ten seconds: at half time, so tests see a refresh at 5 s. */
-		{ __LINE__, 1000, 1010, 1005 },
-		/* Ten minutes: half is 300, so exactly 300 early. */
-		{ __LINE__, 1000, 1600, 1300 },
-		{ __LINE__, 1000, 1601, 1301 },
-		/* Odd or expired ones: no sooner than a second from now. */
-		{ __LINE__, 1000, 1001, 1001 },
-		{ __LINE__, 1000, 1000, 1001 },
-		{ __LINE__, 1000, 900, 1001 },
-		{ __LINE__, 1000, 1003, 1002 },
-	};
-	size_t	 i;
-
-	(void)state;
-	for (i = 0; i < sizeof(rows) / sizeof(rows[0]); i++) {
-		time_t got = aws_creds_refresh_at(rows[i].fetched,
-		    rows[i].expiration);
-
-		if (got != rows[i].want)
-			ROW_FAIL(rows[i].line, "got %lld want %lld",
-			    (long long)got, (long long)rows[i].want);
-	}
-}
-
-static void
-test_next_try(void **state)
-{
-	static const struct {
-		int	 line;
-		time_t	 now;
-		int	 have;
-		time_t	 expiration, want;
-	} rows[] = {
-		{ __LINE__, 1000, 0, 0, 1001 },		/* nothing: 1 s */
-		{ __LINE__, 1000, 1, 900, 1001 },	/* expired: 1 s */
-		{ __LINE__, 1000, 1, 1005, 1001 },	/* 5 s left: 1 s */
-		{ __LINE__, 1000, 1, 1100, 1025 },	/* a quarter */
-		{ __LINE__, 1000, 1, 1300, 1060 },	/* at most a minute */
-		{ __LINE__, 1000, 1, 99999, 1060 },
-	};
-	size_t	 i;
-
-	(void)state;
-	for (i = 0; i < sizeof(rows) / sizeof(rows[0]); i++) {
-		time_t got = aws_creds_next_try(rows[i].now, rows[i].have,
-		    rows[i].expiration);
-
-		if (got != rows[i].want)
-			ROW_FAIL(rows[i].line, "got %lld", (long long)got);
-	}
-}
-
-static void
-test_plan(void **state)
-{
-	static const struct {
-		int			 line;
-		int			 from_env, have, refreshing;
-		time_t			 expiration, refresh_at, next_try, now;
-		enum aws_creds_step	 want;
-	} rows[] = {
-		{ __LINE__, 1, 1, 0, 0, 0, 0, 5000, AWS_CREDS_USE },
-		/* Nothing yet: the first caller refreshes. */
-		{ __LINE__, 0, 0, 0, 0, 0, 0, 1000, AWS_CREDS_REFRESH },
-		/* ... and the others wait for it. */
-		{ __LINE__, 0, 0, 1, 0, 0, 0, 1000, AWS_CREDS_WAIT },
-		{ __LINE__, 0, 1, 0, 2000, 1500, 0, 1000, AWS_CREDS_USE },
-		/* Due: one refreshes, the others keep using the old ones. */
-		{ __LINE__, 0, 1, 0, 2000, 1500, 0, 1500, AWS_CREDS_REFRESH },
-		{ __LINE__, 0, 1, 1, 2000, 1500, 0, 1600, AWS_CREDS_USE },
-		/* Expired while refreshing: wait. */
-		{ __LINE__, 0, 1, 1, 2000, 1500, 0, 2000, AWS_CREDS_WAIT },
-		/* A failed refresh: no new try before next_try. */
-		{ __LINE__, 0, 1, 0, 2000, 1500, 1700, 1600, AWS_CREDS_USE },
-		{ __LINE__, 0, 1, 0, 2000, 1500, 1700, 1700, AWS_CREDS_REFRESH },
-		{ __LINE__, 0, 0, 0, 0, 0, 1001, 1000, AWS_CREDS_FAIL },
-		{ __LINE__, 0, 1, 0, 900, 800, 1001, 1000, AWS_CREDS_FAIL },
-		{ __LINE__, 0, 0, 0, 0, 0, 1001, 1001, AWS_CREDS_REFRESH },
-	};
-	struct aws_creds_provider	*p;
-	size_t				 i;
-
-	(void)state;
-	assert_non_null(p = calloc(1, sizeof(*p)));
-	for (i = 0; i < sizeof(rows) / sizeof(rows[0]); i++) {
-		enum aws_creds_step	 got;
-
-		memset(p, 0, sizeof(*p));
-		p->from_env = rows[i].from_env;
-		p->have = rows[i].have;
-		p->refreshing = rows[i].refreshing;
-		p->cur.expiration = rows[i].expiration;
-		p->refresh_at = rows[i].refresh_at;
-		p->next_try = rows[i].next_try;
-		if ((got = aws_creds_plan(p, rows[i].now)) != rows[i].want)
-			ROW_FAIL(rows[i].line, "got %d want %d", got,
-			    rows[i].want);
-	}
-	free(p);
-}
+#include "stores/dynamodb/aws_creds.h"
+#include "stores/dynamodb/aws_imds.h"
 
 static void
 test_parse_time(void **state)
@@ -350,9 +241,6 @@ int
 main(void)
 {
 	const struct CMUnitTest tests[] = {
-		cmocka_unit_test(test_refresh_at),
-		cmocka_unit_test(test_next_try),
-		cmocka_unit_test(test_plan),
 		cmocka_unit_test(test_parse_time),
 		cmocka_unit_test(test_parse_role_creds),
 		cmocka_unit_test(test_imds_word),

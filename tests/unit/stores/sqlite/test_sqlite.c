@@ -15,6 +15,7 @@
 
 #include <sqlite3.h>
 
+#include "config.h"
 #include "store.h"
 
 #define WRITERS		16
@@ -24,8 +25,21 @@
 static char	 dir[] = "/tmp/candidates-unit-XXXXXX";
 static char	 db[64];
 
+/* The settings main() would read: only the store call's deadline. */
+static struct config	 cfg;
+
+/* A deadline for one store call, as the handler starts one per request. */
+static const struct deadline *
+call_dl(void)
+{
+	static _Thread_local struct deadline	 dl;
+
+	deadline_start(&dl, cfg.timeout_ms);
+	return &dl;
+}
+
 static void
-fresh_db(const char *timeout_ms)
+fresh_db(long timeout_ms)
 {
 	char	 f[80];
 
@@ -36,7 +50,7 @@ fresh_db(const char *timeout_ms)
 	unlink(f);
 	unlink(db);
 	assert_int_equal(setenv("CANDIDATES_SQLITE_PATH", db, 1), 0);
-	assert_int_equal(setenv("CANDIDATES_TIMEOUT_MS", timeout_ms, 1), 0);
+	cfg.timeout_ms = timeout_ms;
 }
 
 static struct store *
@@ -45,7 +59,7 @@ setup_and_open(void)
 	struct store	*s;
 	char		 err[256] = "";
 
-	if (store_sqlite.setup(err, sizeof(err)) == -1)
+	if (store_sqlite.setup(&cfg, err, sizeof(err)) == -1)
 		fail_msg("setup: %s", err);
 	if (store_sqlite.open(&s, err, sizeof(err)) == -1)
 		fail_msg("open: %s", err);
@@ -77,7 +91,7 @@ count(struct store *s)
 	size_t	 n = 0;
 	char	 err[256];
 
-	assert_int_equal(store_sqlite.list(s, count_name, &n, err,
+	assert_int_equal(store_sqlite.list(s, count_name, &n, call_dl(), err,
 	    sizeof(err)), STORE_OK);
 	return n;
 }
@@ -113,14 +127,14 @@ test_rows(void **state)
 	size_t			 i;
 
 	(void)state;
-	fresh_db("5000");
+	fresh_db(5000);
 	s = setup_and_open();
 	for (i = 0; i < sizeof(rows) / sizeof(rows[0]); i++) {
 		err[0] = '\0';
 		got = rows[i].op == PUT ?
-		    store_sqlite.put(s, rows[i].name, rows[i].len, err,
+		    store_sqlite.put(s, rows[i].name, rows[i].len, call_dl(), err,
 		    sizeof(err)) :
-		    store_sqlite.get(s, rows[i].name, rows[i].len, err,
+		    store_sqlite.get(s, rows[i].name, rows[i].len, call_dl(), err,
 		    sizeof(err));
 		if (got != rows[i].want)
 			ROW_FAIL(rows[i].line, "status %d, want %d (%s)", got,
@@ -154,7 +168,7 @@ writer_main(void *p)
 		/* Half the names are every writer's: upserts collide too. */
 		n = i % 2 == 0 ? snprintf(name, sizeof(name), "w%d-%d", a->id,
 		    i) : snprintf(name, sizeof(name), "shared-%d", i);
-		if (store_sqlite.put(s, name, (size_t)n, a->err,
+		if (store_sqlite.put(s, name, (size_t)n, call_dl(), a->err,
 		    sizeof(a->err)) != STORE_OK) {
 			a->failed = i + 1;
 			break;
@@ -199,7 +213,7 @@ check_writers(struct store *s)
 	for (i = 0; i < WRITERS; i++)
 		for (k = 0; k < PER_WRITER; k += 2) {
 			n = snprintf(name, sizeof(name), "w%d-%d", i, k);
-			if (store_sqlite.get(s, name, (size_t)n, err,
+			if (store_sqlite.get(s, name, (size_t)n, call_dl(), err,
 			    sizeof(err)) != STORE_OK)
 				fail_msg("%s was lost", name);
 		}
@@ -213,7 +227,7 @@ test_writers(void **state)
 	struct store		*s;
 
 	(void)state;
-	fresh_db("5000");
+	fresh_db(5000);
 	s = setup_and_open();
 	run_writers(args, t);
 	join_writers(args, t);
@@ -237,14 +251,14 @@ child_main(int go, int done)
 
 	if (read(go, &c, 1) != 1)
 		return 2;
-	if (store_sqlite.setup(err, sizeof(err)) == -1 ||
+	if (store_sqlite.setup(&cfg, err, sizeof(err)) == -1 ||
 	    store_sqlite.open(&s, err, sizeof(err)) == -1) {
 		fprintf(stderr, "child: %s\n", err);
 		return 3;
 	}
 	for (i = 0; i < CHILD_PUTS; i++) {
 		n = snprintf(name, sizeof(name), "child-%d", i);
-		if (store_sqlite.put(s, name, (size_t)n, err, sizeof(err)) !=
+		if (store_sqlite.put(s, name, (size_t)n, call_dl(), err, sizeof(err)) !=
 		    STORE_OK) {
 			fprintf(stderr, "child: put %s: %s\n", name, err);
 			return 4;
@@ -268,7 +282,7 @@ test_two_processes(void **state)
 	pid_t			 pid;
 
 	(void)state;
-	fresh_db("5000");
+	fresh_db(5000);
 	/* Before this process opens anything: SQLite state and fork mix badly. */
 	assert_int_equal(pipe(go), 0);
 	assert_int_equal(pipe(done), 0);
@@ -286,7 +300,7 @@ test_two_processes(void **state)
 	while (read(done[0], &i, sizeof(i)) == (ssize_t)sizeof(i)) {
 		assert_int_equal(i, seen);
 		n = snprintf(name, sizeof(name), "child-%d", i);
-		if (store_sqlite.get(s, name, (size_t)n, err, sizeof(err)) !=
+		if (store_sqlite.get(s, name, (size_t)n, call_dl(), err, sizeof(err)) !=
 		    STORE_OK)
 			fail_msg("%s: done in the other process, not seen here",
 			    name);
@@ -325,7 +339,7 @@ late_main(void *p)
 	struct timespec	 t0;
 
 	clock_gettime(CLOCK_MONOTONIC, &t0);
-	a->st = store_sqlite.put(a->s, "late", 4, a->err, sizeof(a->err));
+	a->st = store_sqlite.put(a->s, "late", 4, call_dl(), a->err, sizeof(a->err));
 	a->ms = ms_since(&t0);
 	return NULL;
 }
@@ -346,7 +360,7 @@ test_deadline(void **state)
 	int		 i;
 
 	(void)state;
-	fresh_db("200");
+	fresh_db(200);
 	s[0] = setup_and_open();
 	for (i = 1; i < QUEUED; i++)
 		if (store_sqlite.open(&s[i], err, sizeof(err)) == -1)
@@ -373,7 +387,7 @@ test_deadline(void **state)
 	}
 	assert_int_equal(sqlite3_exec(other, "COMMIT", NULL, NULL, NULL),
 	    SQLITE_OK);
-	assert_int_equal(store_sqlite.put(s[0], "late", 4, err, sizeof(err)),
+	assert_int_equal(store_sqlite.put(s[0], "late", 4, call_dl(), err, sizeof(err)),
 	    STORE_OK);
 	assert_int_equal(sqlite3_close(other), SQLITE_OK);
 	for (i = 0; i < QUEUED; i++)
@@ -397,7 +411,7 @@ main(void)
 		return 1;
 	}
 	rc = cmocka_run_group_tests(tests, NULL, NULL);
-	fresh_db("5000");
+	fresh_db(5000);
 	rmdir(dir);
 	return rc;
 }

@@ -9,6 +9,8 @@
 #include <openssl/hmac.h>
 #include <openssl/sha.h>
 
+#include "pct.h"
+
 /* Longest secret key accepted; AWS's are 40 characters. */
 #define SECRET_MAX	256
 /* Scratch space for a canonical query; DynamoDB sends none. */
@@ -54,38 +56,6 @@ sigv4_sha256_hex(const void *p, size_t n, char out[SIGV4_HEX_SIZE])
 	if (SHA256(p, n, md) == NULL)
 		return -1;
 	hex_encode(out, md, sizeof(md));
-	return 0;
-}
-
-static int
-unreserved(unsigned char c)
-{
-	return (c >= 'A' && c <= 'Z') || (c >= 'a' && c <= 'z') ||
-	    (c >= '0' && c <= '9') || c == '-' || c == '.' || c == '_' ||
-	    c == '~';
-}
-
-int
-sigv4_uri_encode(struct buf *out, const char *p, size_t n, int keep_slash)
-{
-	static const char upper[] = "0123456789ABCDEF";
-	size_t	 i;
-
-	for (i = 0; i < n; i++) {
-		unsigned char c = (unsigned char)p[i];
-		char esc[3];
-
-		if (unreserved(c) || (keep_slash && c == '/')) {
-			if (buf_add(out, &p[i], 1) == -1)
-				return -1;
-			continue;
-		}
-		esc[0] = '%';
-		esc[1] = upper[c >> 4];
-		esc[2] = upper[c & 0xf];
-		if (buf_add(out, esc, sizeof(esc)) == -1)
-			return -1;
-	}
 	return 0;
 }
 
@@ -230,7 +200,7 @@ add_canonical_path(struct buf *out, const char *path, int normalize)
 	if (path == NULL || path[0] == '\0')
 		return buf_add(out, "/", 1);
 	if (!normalize)
-		return sigv4_uri_encode(out, path, strlen(path), 1);
+		return pct_encode(out, path, strlen(path), 1);
 	for (s = path; *s != '\0'; s = *e == '/' ? e + 1 : e) {
 		for (e = s; *e != '\0' && *e != '/'; e++)
 			continue;
@@ -253,23 +223,11 @@ add_canonical_path(struct buf *out, const char *path, int normalize)
 		dir = 1;
 	for (i = 0; i < nseg; i++)
 		if (buf_add(out, "/", 1) == -1 ||
-		    sigv4_uri_encode(out, seg[i].p, seg[i].n, 0) == -1)
+		    pct_encode(out, seg[i].p, seg[i].n, 0) == -1)
 			return -1;
 	if ((nseg == 0 || dir) && buf_add(out, "/", 1) == -1)
 		return -1;
 	return 0;
-}
-
-static int
-hexval(char c)
-{
-	if (c >= '0' && c <= '9')
-		return c - '0';
-	if (c >= 'a' && c <= 'f')
-		return c - 'a' + 10;
-	if (c >= 'A' && c <= 'F')
-		return c - 'A' + 10;
-	return -1;
 }
 
 /*
@@ -286,12 +244,13 @@ add_requoted(struct buf *out, const char *p, size_t n)
 		char	 c = p[i];
 		int	 hi, lo;
 
-		if (c == '%' && i + 2 < n && (hi = hexval(p[i + 1])) != -1 &&
-		    (lo = hexval(p[i + 2])) != -1) {
+		if (c == '%' && i + 2 < n &&
+		    (hi = pct_hexval((unsigned char)p[i + 1])) != -1 &&
+		    (lo = pct_hexval((unsigned char)p[i + 2])) != -1) {
 			c = (char)(hi << 4 | lo);
 			i += 2;
 		}
-		if (sigv4_uri_encode(out, &c, 1, 0) == -1)
+		if (pct_encode(out, &c, 1, 0) == -1)
 			return -1;
 	}
 	return 0;
@@ -492,7 +451,8 @@ sigv4_sign(struct buf *out, const struct sigv4_request *req,
 
 	if (req->nheaders == 0)
 		return -1;
-	buf_init(&creq, 64 * 1024);
+	/* The canonical request holds the session token: wiped when freed. */
+	buf_init_secret(&creq, 64 * 1024);
 	buf_init(&sts, 1024);
 	buf_init(&signed_headers, 4096);
 	if (sigv4_canonical_request(&creq, req) == -1 ||

@@ -27,12 +27,16 @@
 #include <sqlite3.h>
 
 #include "config.h"
+#include "deadline.h"
 #include "store.h"
 
 #define SQLITE_PATH_DEFAULT	"/var/lib/candidates/candidates.db"
+/* How often a listing looks at its deadline, in rows. */
+#define LIST_CHECK_ROWS		1024
+
 static const char *db_path;
-/* How long a store call may wait for a lock: its deadline. */
-static long busy_timeout_ms;
+/* How long opening a connection may wait for another process's lock. */
+static long open_busy_ms;
 
 /* The one writing connection; lock is held for the whole of a put. */
 static struct {
@@ -73,8 +77,20 @@ failure(sqlite3 *db, int rc, const char *what, char *err, size_t errlen)
 	}
 }
 
+/*
+ * The busy handler waits for another process's lock at most what is left
+ * of the call (at least 1 ms: 0 would mean not at all).
+ */
+static void
+busy_until(sqlite3 *db, const struct deadline *dl)
+{
+	long	 left = deadline_left_ms(dl);
+
+	sqlite3_busy_timeout(db, left > 1 ? (int)left : 1);
+}
+
 static int
-connect(sqlite3 **db, char *err, size_t errlen)
+open_connection(sqlite3 **db, char *err, size_t errlen)
 {
 	int	 rc;
 
@@ -91,7 +107,7 @@ connect(sqlite3 **db, char *err, size_t errlen)
 		*db = NULL;
 		return -1;
 	}
-	sqlite3_busy_timeout(*db, (int)busy_timeout_ms);
+	sqlite3_busy_timeout(*db, (int)open_busy_ms);
 	/*
 	 * NORMAL is durable across a crash of this process in WAL mode and
 	 * saves an fsync per write; a small page cache keeps the RSS down.
@@ -130,7 +146,7 @@ writer_open(char *err, size_t errlen)
 		snprintf(err, errlen, "sqlite: cannot take the writer's lock");
 		return -1;
 	}
-	if (writer.db == NULL && (connect(&writer.db, err, errlen) == -1 ||
+	if (writer.db == NULL && (open_connection(&writer.db, err, errlen) == -1 ||
 	    sqlite3_prepare_v2(writer.db, "INSERT OR IGNORE INTO candidates "
 	    "(CandidateName) VALUES (?1)", -1, &writer.put, NULL) !=
 	    SQLITE_OK)) {
@@ -146,16 +162,13 @@ writer_open(char *err, size_t errlen)
 
 /* Checks the settings and creates the table, once, before any worker. */
 static int
-sqlite_setup(char *err, size_t errlen)
+sqlite_setup(const struct config *cfg, char *err, size_t errlen)
 {
 	sqlite3	*db;
 	char	*msg = NULL;
-	long	 connect_timeout_ms;
 
 	db_path = config_str("CANDIDATES_SQLITE_PATH", SQLITE_PATH_DEFAULT);
-	if (config_timeouts(&busy_timeout_ms, &connect_timeout_ms, err,
-	    errlen) == -1)
-		return -1;
+	open_busy_ms = cfg->timeout_ms;
 	/*
 	 * Each connection's page cache would start with a block of 20 pages
 	 * (88 KB), touched at once whether used or not: 0.75 MB of the app's
@@ -164,7 +177,7 @@ sqlite_setup(char *err, size_t errlen)
 	 * it; refused, it costs that memory and nothing else.
 	 */
 	(void)sqlite3_config(SQLITE_CONFIG_PAGECACHE, NULL, 0, 0);
-	if (connect(&db, err, errlen) == -1)
+	if (open_connection(&db, err, errlen) == -1)
 		return -1;
 	if (sqlite3_exec(db, schema, NULL, NULL, &msg) != SQLITE_OK) {
 		snprintf(err, errlen, "CANDIDATES_SQLITE_PATH %s: %s", db_path,
@@ -205,7 +218,7 @@ sqlite_open(struct store **out, char *err, size_t errlen)
 		return -1;
 	}
 	if (writer_open(err, errlen) == -1 ||
-	    connect(&s->db, err, errlen) == -1) {
+	    open_connection(&s->db, err, errlen) == -1) {
 		free(s);
 		return -1;
 	}
@@ -223,12 +236,13 @@ sqlite_open(struct store **out, char *err, size_t errlen)
 }
 
 static enum store_status
-sqlite_get(struct store *s, const char *name, size_t len, char *err,
-    size_t errlen)
+sqlite_get(struct store *s, const char *name, size_t len,
+    const struct deadline *dl, char *err, size_t errlen)
 {
 	enum store_status	 st;
 	int			 rc;
 
+	busy_until(s->db, dl);
 	rc = sqlite3_bind_text(s->get, 1, name, (int)len, SQLITE_STATIC);
 	if (rc == SQLITE_OK)
 		rc = sqlite3_step(s->get);
@@ -249,37 +263,21 @@ sqlite_get(struct store *s, const char *name, size_t len, char *err,
  * which gets what is left of it.
  */
 static enum store_status
-sqlite_put(struct store *s, const char *name, size_t len, char *err,
-    size_t errlen)
+sqlite_put(struct store *s, const char *name, size_t len,
+    const struct deadline *dl, char *err, size_t errlen)
 {
 	enum store_status	 st = STORE_OK;
-	struct timespec		 deadline, now;
-	long			 left;
 	int			 rc;
 
 	(void)s;
-	if (clock_gettime(CLOCK_MONOTONIC, &deadline) == -1) {
-		snprintf(err, errlen, "sqlite put: no monotonic clock");
-		return STORE_UNAVAILABLE;
-	}
-	deadline.tv_sec += busy_timeout_ms / 1000;
-	deadline.tv_nsec += (busy_timeout_ms % 1000) * 1000000L;
-	if (deadline.tv_nsec >= 1000000000L) {
-		deadline.tv_sec++;
-		deadline.tv_nsec -= 1000000000L;
-	}
 	if ((rc = pthread_mutex_clocklock(&writer.lock, CLOCK_MONOTONIC,
-	    &deadline)) != 0) {
+	    &dl->end)) != 0) {
 		snprintf(err, errlen, "sqlite put: %s", rc == ETIMEDOUT ?
 		    "timed out behind this process's other writes" :
 		    "cannot take the writer's lock");
 		return STORE_UNAVAILABLE;
 	}
-	left = 1;
-	if (clock_gettime(CLOCK_MONOTONIC, &now) == 0)
-		left = (deadline.tv_sec - now.tv_sec) * 1000 +
-		    (deadline.tv_nsec - now.tv_nsec) / 1000000;
-	sqlite3_busy_timeout(writer.db, left > 1 ? (int)left : 1);
+	busy_until(writer.db, dl);
 	/* The item is only its key, so insert-or-ignore is an upsert. */
 	rc = sqlite3_bind_text(writer.put, 1, name, (int)len, SQLITE_STATIC);
 	if (rc == SQLITE_OK)
@@ -293,15 +291,23 @@ sqlite_put(struct store *s, const char *name, size_t len, char *err,
 }
 
 static enum store_status
-sqlite_list(struct store *s, store_name_fn fn, void *ctx, char *err,
-    size_t errlen)
+sqlite_list(struct store *s, store_name_fn fn, void *ctx,
+    const struct deadline *dl, char *err, size_t errlen)
 {
 	enum store_status	 st = STORE_OK;
 	const unsigned char	*name;
+	unsigned long		 rows = 0;
 	int			 rc, n;
 
-
+	busy_until(s->db, dl);
 	while ((rc = sqlite3_step(s->list)) == SQLITE_ROW) {
+		if (++rows % LIST_CHECK_ROWS == 0 &&
+		    deadline_left_ms(dl) == 0) {
+			snprintf(err, errlen, "sqlite list: deadline passed "
+			    "after %lu rows", rows);
+			st = STORE_UNAVAILABLE;
+			break;
+		}
 		name = sqlite3_column_text(s->list, 0);
 		n = sqlite3_column_bytes(s->list, 0);
 		if (name == NULL) {

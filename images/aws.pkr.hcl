@@ -40,11 +40,16 @@ source "amazon-ebs" "debian" {
     delete_on_termination = true
   }
 
+  # What the image is and was made from. Terraform finds the deployment's
+  # newest image by Project and refuses one whose WebPort is not its own
+  # (infra/aws/compute.tf).
   tags = {
     Name       = "${var.image_name}-${local.stamp}"
     Project    = var.deployment
     WebServer  = var.web_server
+    WebPort    = var.web_port
     BuiltAt    = local.stamp
+    GitCommit  = var.git_commit
     SourceAMI  = "{{ .SourceAMI }}"
     SourceName = "{{ .SourceAMIName }}"
   }

@@ -12,9 +12,12 @@ variable "web_server" {
   default     = "nginx"
 }
 
+# infra/deploy.sh passes Terraform's web_port (infra/aws/variables.tf), the
+# one place the port is chosen; the image is tagged WebPort with it, and
+# Terraform refuses an image tagged with another.
 variable "web_port" {
   type        = number
-  description = "The port the web server listens on; the load balancer's target group and the instances' security group use the same one."
+  description = "The port the web server listens on: Terraform's web_port, which infra/deploy.sh passes; the AMI is tagged WebPort=<port>."
   default     = 80
 }
 
@@ -39,6 +42,12 @@ variable "deployment" {
   type        = string
   description = "The deployment the image belongs to: Terraform's var.name (infra/deploy.sh passes it). The AMI and its snapshots are tagged Project=<deployment>."
   default     = "candidates"
+}
+
+variable "git_commit" {
+  type        = string
+  description = "The commit of the source the image is built from (infra/deploy.sh passes git's HEAD, with -dirty when the work tree has changes); the AMI is tagged GitCommit with it."
+  default     = "unknown"
 }
 
 variable "image_name" {

@@ -21,7 +21,8 @@
 # Terraform variable (variables.tf), TF_BACKEND_BUCKET (keep the state in
 # that S3 bucket, locked by a lock file beside it; TF_BACKEND_REGION, else
 # the region; the key is <name>/terraform.tfstate), ROLL_TIMEOUT (seconds
-# apply waits for an instance refresh, default 3600).
+# apply waits for an instance refresh, default 3600) and ROLL_POLL (seconds
+# between its looks, 15).
 
 # root, say, ok, bad and die are infra/deploy.sh's.
 # shellcheck disable=SC2154
@@ -162,7 +163,7 @@ wait_for_roll() {
 		    die "the instance refresh $id is still $status after $limit s" \
 			"watch it with aws autoscaling describe-instance-refreshes, then run validate"
 		printf '  instance refresh %s: %s, %s %% (%d s)\n' "$id" "$status" "$pct" $((SECONDS - start))
-		sleep 15
+		sleep "${ROLL_POLL:-15}"
 	done
 	[ -z "$id" ] || [ "$id" = None ] || ok "instance refresh $id: Successful"
 }

@@ -115,7 +115,7 @@ variable "table_deletion_protection" {
 # Instances (the third phase: set ami_id)
 
 variable "ami_id" {
-  description = "An image to run instead of the newest one of this deployment (the AMIs of this account tagged Project=<name>, which Packer's phase 2 makes). With neither, only the network, load balancer, table and IAM exist (phase 1)."
+  description = "An image of this account to run instead of the newest one of this deployment (the AMIs tagged Project=<name>, which Packer's phase 2 makes); it must carry the WebPort tag. With neither, only the network, load balancer, table, IAM and alarms exist (phase 1)."
   type        = string
   default     = ""
 

@@ -128,7 +128,7 @@ test('packer validate rejects a template with an unknown field or a missing scri
 // The build instance's SSH rule has no default: a direct packer build
 // that does not say who may connect must stop, not open port 22 to all.
 test('packer validate refuses a build without a valid SSH source CIDR', { skip: NO_PACKER }, async () => {
-  const [decl] = (await steps.parseAll())['variables.pkr.hcl'].variable.aws_ssh_cidrs;
+  const [decl] = Object.values(await steps.parseAll()).find((d) => d.variable?.aws_ssh_cidrs).variable.aws_ssh_cidrs;
   assert.deepEqual(decl.default, [], 'aws_ssh_cidrs must default to no one');
   const rows = [
     { line: __LINE__(), vars: [], ok: false },

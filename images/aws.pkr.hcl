@@ -1,4 +1,37 @@
-# AWS: an EBS-backed AMI from the latest official Debian 12 image.
+# AWS: an EBS-backed AMI from the latest official Debian 12 image, and the
+# variables only this source reads.
+
+variable "aws_region" {
+  type        = string
+  description = "The region the AMI is built and registered in."
+  default     = "us-east-1"
+}
+
+variable "aws_subnet_id" {
+  type        = string
+  description = "The public subnet the build instance runs in: the one the first Terraform phase made (terraform output packer_subnet_id)."
+  default     = ""
+}
+
+variable "aws_instance_type" {
+  type        = string
+  description = "The build instance's type; x86_64, like the Debian AMI the source filters for."
+  default     = "t3.small"
+}
+
+# No default that opens SSH to the world: a direct `packer build` must say
+# who may connect, as infra/deploy.sh does with the caller's address.
+variable "aws_ssh_cidrs" {
+  type        = list(string)
+  description = "Who may reach the build instance's temporary SSH port: the address packer runs from, as a /32 (infra/deploy.sh finds it). Required, e.g. -var 'aws_ssh_cidrs=[\"203.0.113.7/32\"]'."
+  default     = []
+
+  # Packer 1.6.6 has no alltrue(): every CIDR must parse.
+  validation {
+    condition     = length(var.aws_ssh_cidrs) > 0 && length([for c in var.aws_ssh_cidrs : c if can(cidrhost(c, 0))]) == length(var.aws_ssh_cidrs)
+    error_message = "The aws_ssh_cidrs variable must list who may reach the build instance's SSH port, as CIDRs: pass -var 'aws_ssh_cidrs=[\"YOUR.IP/32\"]' (infra/deploy.sh does)."
+  }
+}
 
 source "amazon-ebs" "debian" {
   region        = var.aws_region
@@ -40,11 +73,16 @@ source "amazon-ebs" "debian" {
     delete_on_termination = true
   }
 
+  # What the image is and was made from. Terraform finds the deployment's
+  # newest image by Project and refuses one whose WebPort is not its own
+  # (infra/aws/compute.tf).
   tags = {
     Name       = "${var.image_name}-${local.stamp}"
     Project    = var.deployment
     WebServer  = var.web_server
+    WebPort    = var.web_port
     BuiltAt    = local.stamp
+    GitCommit  = var.git_commit
     SourceAMI  = "{{ .SourceAMI }}"
     SourceName = "{{ .SourceAMIName }}"
   }

@@ -70,7 +70,7 @@ build {
   provisioner "shell" {
     only             = ["amazon-ebs.debian"]
     execute_command  = local.sudo
-    environment_vars = ["AWS_REGION=${var.aws_region}"]
+    environment_vars = ["SRC=/tmp/candidates", "AWS_REGION=${var.aws_region}"]
     script           = "${var.source_root}/images/provision/aws-ssm-agent.sh"
   }
 

@@ -1,4 +1,5 @@
-# Settings shared by every cloud's source; each source adds its own below.
+# Settings shared by every cloud's source; each cloud's file (aws.pkr.hcl)
+# holds its own source and the variables only it reads.
 
 variable "source_root" {
   type        = string
@@ -12,9 +13,12 @@ variable "web_server" {
   default     = "nginx"
 }
 
+# infra/deploy.sh passes Terraform's web_port (infra/aws/variables.tf), the
+# one place the port is chosen; the image is tagged WebPort with it, and
+# Terraform refuses an image tagged with another.
 variable "web_port" {
   type        = number
-  description = "The port the web server listens on; the load balancer's target group and the instances' security group use the same one."
+  description = "The port the web server listens on: Terraform's web_port, which infra/deploy.sh passes; the AMI is tagged WebPort=<port>."
   default     = 80
 }
 
@@ -41,42 +45,14 @@ variable "deployment" {
   default     = "candidates"
 }
 
+variable "git_commit" {
+  type        = string
+  description = "The commit of the source the image is built from (infra/deploy.sh passes git's HEAD, with -dirty when the work tree has changes); the AMI is tagged GitCommit with it."
+  default     = "unknown"
+}
+
 variable "image_name" {
   type        = string
   description = "The image name's prefix; a UTC timestamp is appended so every build is a new image."
   default     = "candidates"
-}
-
-# AWS
-
-variable "aws_region" {
-  type        = string
-  description = "The region the AMI is built and registered in."
-  default     = "us-east-1"
-}
-
-variable "aws_subnet_id" {
-  type        = string
-  description = "The public subnet the build instance runs in: the one the first Terraform phase made (terraform output packer_subnet_id)."
-  default     = ""
-}
-
-variable "aws_instance_type" {
-  type        = string
-  description = "The build instance's type; x86_64, like the Debian AMI the source filters for."
-  default     = "t3.small"
-}
-
-# No default that opens SSH to the world: a direct `packer build` must say
-# who may connect, as infra/deploy.sh does with the caller's address.
-variable "aws_ssh_cidrs" {
-  type        = list(string)
-  description = "Who may reach the build instance's temporary SSH port: the address packer runs from, as a /32 (infra/deploy.sh finds it). Required, e.g. -var 'aws_ssh_cidrs=[\"203.0.113.7/32\"]'."
-  default     = []
-
-  # Packer 1.6.6 has no alltrue(): every CIDR must parse.
-  validation {
-    condition     = length(var.aws_ssh_cidrs) > 0 && length([for c in var.aws_ssh_cidrs : c if can(cidrhost(c, 0))]) == length(var.aws_ssh_cidrs)
-    error_message = "The aws_ssh_cidrs variable must list who may reach the build instance's SSH port, as CIDRs: pass -var 'aws_ssh_cidrs=[\"YOUR.IP/32\"]' (infra/deploy.sh does)."
-  }
 }

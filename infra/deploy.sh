@@ -1,25 +1,28 @@
 #!/bin/bash
 # Puts the candidates service on a cloud, checks it, loads it, takes it down.
 #
-#   infra/deploy.sh aws check-env          tools present, credentials work
-#   infra/deploy.sh aws apply              phase 1 network, table, IAM;
-#                                          phase 2 image; phase 3 instances
-#   infra/deploy.sh aws validate [URL]     wait for /gtg, then the API works
-#   infra/deploy.sh aws load [URL]         traffic, and the group's size
-#   infra/deploy.sh aws destroy [--yes]    everything apply made, images too
+#   infra/deploy.sh <cloud> check-env         tools present, credentials work
+#   infra/deploy.sh <cloud> apply             network, table, IAM; the image;
+#                                             the instances; then validate
+#   infra/deploy.sh <cloud> validate [URL]    wait for /gtg, then the API works
+#   infra/deploy.sh <cloud> load [URL]        traffic, with the group's size
+#                                             and average CPU, then a plot
+#   infra/deploy.sh <cloud> destroy [--yes] [--delete-table]
+#                                             everything apply made but the
+#                                             table, unless --delete-table
 #
-# URL defaults to the deployment's load balancer; validate and load also
-# take a local stack's URL (make run), where they only send traffic.
+# Clouds: aws (infra/aws/deploy.sh). URL defaults to the deployment's load
+# balancer; validate and load also take a local stack's URL (make run),
+# where they only send traffic.
 #
-# Settings from the environment: AWS_REGION (else the AWS CLI's region,
-# else us-east-1), WEB (nginx or lighttpd, for the image), TF_VAR_* for any
-# Terraform variable (infra/aws/variables.tf), VALIDATE_TIMEOUT (seconds
-# to wait for /gtg, default 600), LOAD_SECONDS (default 300 on AWS, 10
-# locally), LOAD_CPU=1 (also run stress-ng on the instances through SSM).
+# Settings from the environment: VALIDATE_TIMEOUT (seconds to wait for
+# /gtg, default 600), LOAD_SECONDS (default 600 on a cloud, 10 locally),
+# LOAD_BATCH (requests per round, 2000), LOAD_CPU=1 (also run stress-ng on
+# every instance, new ones included), LOAD_PLOT_DIR (where load writes its
+# data and plot, build/); each cloud's own in its deploy.sh.
 set -euo pipefail
 
 root=$(cd "$(dirname "$0")/.." && pwd)
-tf_dir=$root/infra/aws
 
 say() { printf '==> %s\n' "$*"; }
 ok() { printf '  \342\234\223 %s\n' "$*"; }
@@ -35,127 +38,12 @@ usage() {
 	exit 2
 }
 
-tf() { terraform -chdir="$tf_dir" "$@"; }
-
-# The region: the environment's, else the AWS CLI's, else Terraform's default.
-region() {
-	local r=${AWS_REGION:-${AWS_DEFAULT_REGION:-}}
-	[ -n "$r" ] || r=$(aws configure get region 2>/dev/null || true)
-	echo "${r:-us-east-1}"
-}
-
 # A URL on this machine is a local stack: no cloud to ask about it.
 is_local() {
 	case "$1" in
 	http://127.* | http://localhost[:/]* | http://localhost | http://\[::1\]*) return 0 ;;
 	*) return 1 ;;
 	esac
-}
-
-# The deployment's URL when none is given.
-default_url() {
-	local url
-	url=$(tf output -raw url 2>/dev/null) ||
-	    die "no URL given and no deployment found in $tf_dir" \
-		"pass the URL (make validate URL=http://...), or run make deploy-aws first"
-	echo "$url"
-}
-
-# The deployment's name: Terraform's var.name, from the state while there
-# is one, else what the next terraform run would use. It tags the images
-# too (Project=<name>), so destroy removes this deployment's images only.
-deployment_name() {
-	local name
-	name=$(tf output -raw name 2>/dev/null) || name=""
-	echo "${name:-${TF_VAR_name:-candidates}}"
-}
-
-check_env() {
-	say "checking the tools and the AWS account"
-	local tool
-	for tool in aws terraform packer curl; do
-		command -v "$tool" >/dev/null ||
-		    die "$tool is not installed" \
-			"install it (Debian: apt-get install awscli terraform packer curl; or the vendors' packages)"
-		ok "$tool: $(command -v "$tool")"
-	done
-	local account
-	account=$(aws sts get-caller-identity --query Account --output text 2>&1) ||
-	    die "the AWS credentials do not work: $account" \
-		"run aws configure (or aws sso login, or set AWS_PROFILE)"
-	ok "AWS account $account, region $(region)"
-}
-
-# Debian's packer 1.6.6 has the amazon builder built in and rejects the
-# required_plugins block; later versions need that block and packer init.
-# Prints the directory to build from.
-packer_dir() {
-	local version
-	version=$(packer version | sed -n '1s/^Packer v\{0,1\}\([0-9.]*\).*/\1/p')
-	case "$version" in
-	0.* | 1.[0-6].*)
-		local dir
-		dir=$(mktemp -d)
-		find "$root/images" -maxdepth 1 -name '*.pkr.hcl' \
-		    ! -name plugins.pkr.hcl -exec cp {} "$dir/" \;
-		echo "$dir"
-		;;
-	*)
-		packer init "$root/images" >&2
-		echo "$root/images"
-		;;
-	esac
-}
-
-apply() {
-	check_env
-	local reg web=${WEB:-nginx}
-	reg=$(region)
-	export TF_VAR_region=$reg
-	tf init -input=false >/dev/null ||
-	    die "terraform init failed" "check the network and rerun"
-
-	say "phase 1/3: network, load balancer, DynamoDB table, IAM (terraform)"
-	# With image.auto.tfvars from an earlier run this also keeps the running
-	# group as it is; only phase 3 changes it.
-	tf apply -auto-approve -input=false ||
-	    die "phase 1 failed" "fix the error above and run apply again (it resumes), or destroy"
-	local subnet name
-	subnet=$(tf output -raw packer_subnet_id)
-	name=$(deployment_name)
-
-	say "phase 2/3: the image ($web on Debian 12) for $name in subnet $subnet (packer, about 10 minutes)"
-	local ip dir
-	ip=$(curl -fsS --max-time 10 https://checkip.amazonaws.com) ||
-	    die "cannot find this machine's public address for Packer's SSH rule" \
-		"check the network, or run packer yourself with -var 'aws_ssh_cidrs=[\"YOUR.IP/32\"]'"
-	dir=$(packer_dir)
-	mkdir -p "$root/build"
-	packer build -color=false \
-	    -var "source_root=$root" -var "aws_region=$reg" \
-	    -var "aws_subnet_id=$subnet" -var "web_server=$web" \
-	    -var "deployment=$name" -var "aws_ssh_cidrs=[\"$ip/32\"]" "$dir" ||
-	    die "phase 2 (packer) failed; the network from phase 1 is still there" \
-		"fix the error above and run apply again, or destroy"
-	[ "$dir" = "$root/images" ] || rm -rf "$dir"
-	local ami
-	ami=$(grep -o '"artifact_id": *"[^"]*"' "$root/build/packer-manifest.json" |
-	    tail -n 1 | sed 's/.*:\(ami-[0-9a-f]*\)"$/\1/')
-	case "$ami" in
-	ami-*) ;;
-	*) die "no AMI id in build/packer-manifest.json" "look at packer's output above" ;;
-	esac
-	printf '# Written by infra/deploy.sh: the image phase 2 built.\nami_id = "%s"\n' \
-	    "$ami" >"$tf_dir/image.auto.tfvars"
-	ok "image $ami"
-
-	say "phase 3/3: launch template and Auto Scaling Group on $ami (terraform)"
-	tf apply -auto-approve -input=false ||
-	    die "phase 3 failed" "fix the error above and run apply again, or destroy"
-	local url
-	url=$(tf output -raw url)
-	say "deployed: $url"
-	echo "next: make validate URL=$url"
 }
 
 # curl's status code into $code and the body into $body. A POST sends an
@@ -175,7 +63,7 @@ request() {
 
 validate() {
 	local url=${1:-}
-	[ -n "$url" ] || url=$(default_url)
+	[ -n "$url" ] || url=$(cloud_url)
 	url=${url%/}
 	local limit=${VALIDATE_TIMEOUT:-600} start=$SECONDS code body
 	say "validating $url"
@@ -218,49 +106,70 @@ validate() {
 	ok "list"
 }
 
-# The group's size, as "desired D, in service N". A failed call (throttled,
-# say) says so on the line, and the load goes on.
-group_size() {
-	local out
-	# shellcheck disable=SC2016 # backquotes are JMESPath literals
-	out=$(aws autoscaling describe-auto-scaling-groups --region "$1" \
-	    --auto-scaling-group-names "$2" --output text \
-	    --query 'AutoScalingGroups[0].[DesiredCapacity, length(Instances[?LifecycleState==`InService`])]' 2>/dev/null) || {
-		printf 'size unknown (describe-auto-scaling-groups failed)'
+apply() {
+	cloud_apply
+	validate "$(cloud_url)"
+}
+
+# Draws the group's size and average CPU over the load from the data file:
+# seconds, desired, in service, CPU ("?" where CloudWatch had none yet).
+plot() {
+	local series=$1 out=$2
+	command -v gnuplot >/dev/null || {
+		echo "load: no plot: gnuplot is not installed (apt-get install gnuplot-nox); the data is in $series"
 		return 0
 	}
-	awk '{ printf "desired %s, in service %s", $1, $2 }' <<<"$out"
+	awk -F '\t' '!/^#/ && $2 ~ /^[0-9]+$/ { found = 1 } END { exit !found }' "$series" || {
+		echo "load: no plot: the cloud never told the group's size; the data is in $series"
+		return 0
+	}
+	gnuplot <<-EOF || die "gnuplot could not draw $out" "the data is in $series"
+		set terminal svg size 900,450 dynamic background rgb 'white'
+		set output '$out'
+		set datafile missing '?'
+		set title 'make load: the group and its average CPU'
+		set xlabel 'seconds since the load started'
+		set ylabel 'instances'
+		set y2label 'average CPU (%)'
+		set yrange [0:*]
+		set y2range [0:100]
+		set ytics 1 nomirror
+		set y2tics 20
+		set key outside bottom center horizontal
+		plot '$series' using 1:2 with steps lw 2 title 'desired', \\
+		     '' using 1:3 with steps lw 2 title 'in service', \\
+		     '' using 1:4 axes x1y2 with linespoints pt 7 title 'average CPU'
+	EOF
+	echo "load: plot of the group and its CPU: $out"
 }
 
 load() {
-	local url=${1:-}
-	[ -n "$url" ] || url=$(default_url)
+	local url=${1:-} cloud_group=0
+	[ -n "$url" ] || url=$(cloud_url)
 	url=${url%/}
-	local seconds asg="" reg=""
+	local seconds
 	if is_local "$url"; then
 		seconds=${LOAD_SECONDS:-10}
 	else
-		seconds=${LOAD_SECONDS:-300}
-		reg=$(tf output -raw region 2>/dev/null || region)
-		asg=$(tf output -raw asg_name 2>/dev/null || true)
-		[ -n "$asg" ] || die "no Auto Scaling Group in $tf_dir's state" \
-		    "run make deploy-aws first (load against a local URL needs no state)"
+		seconds=${LOAD_SECONDS:-600}
+		cloud_load_begin "$seconds"
+		cloud_group=1
 	fi
 	say "load: $url for $seconds s"
-
-	if [ -n "$asg" ] && [ "${LOAD_CPU:-0}" = 1 ]; then
-		aws ssm send-command --region "$reg" --document-name AWS-RunShellScript \
-		    --targets "Key=tag:aws:autoscaling:groupName,Values=$asg" \
-		    --parameters "commands=[\"stress-ng --cpu 0 --cpu-load 90 --timeout ${seconds}s\"]" \
-		    --query Command.CommandId --output text >/dev/null ||
-		    die "SSM could not start stress-ng" "check that the instances show in Systems Manager > Fleet Manager"
-		ok "stress-ng runs on the group's instances for $seconds s"
-	fi
 
 	# One name the load reads back: a Query per request on DynamoDB.
 	local name="load-test" code body
 	request POST "$url/candidate/$name"
 	[ "$code" = 200 ] || die "POST /candidate/$name answered $code: $body" "run validate first"
+
+	local stamp series="" plotted=""
+	if [ "$cloud_group" = 1 ]; then
+		stamp=$(date -u +%Y%m%d-%H%M%S)
+		mkdir -p "${LOAD_PLOT_DIR:=$root/build}"
+		series=$LOAD_PLOT_DIR/load-$stamp.tsv
+		plotted=$LOAD_PLOT_DIR/load-$stamp.svg
+		printf '# seconds\tdesired\tin_service\tcpu_percent\n' >"$series"
+	fi
 
 	# One curl process per round, requests in parallel on kept-alive
 	# connections; every round is bounded in count and time.
@@ -271,8 +180,10 @@ load() {
 	for ((i = 0; i < batch; i++)); do
 		printf 'url = "%s/candidate/%s"\noutput = "/dev/null"\n' "$url" "$name"
 	done >"$conf"
+	local most=0
 	while [ $((SECONDS - start)) -lt "$seconds" ]; do
 		local t0=$SECONDS codes
+		[ "$cloud_group" = 0 ] || cloud_load_round $((seconds - (SECONDS - start)))
 		codes=$(curl --silent --parallel --parallel-max 32 --max-time 30 \
 		    -w '%{http_code}\n' -K "$conf" 2>/dev/null | sort | uniq -c |
 		    awk '{ printf "%s%s x%s", sep, $2, $1; sep = ", " }')
@@ -280,72 +191,47 @@ load() {
 		local line
 		line=$(printf 'load: %d requests in %d s (%s)' "$total" \
 		    $((SECONDS - start)) "$codes")
-		[ -z "$asg" ] || line="$line; group: $(group_size "$reg" "$asg")"
+		if [ "$cloud_group" = 1 ]; then
+			local size desired="?" serving="?" cpu
+			if size=$(cloud_instances); then
+				read -r desired serving <<<"$size"
+				line="$line; group: desired $desired, in service $serving"
+				[ "$serving" -le "$most" ] || most=$serving
+			else
+				line="$line; group: size unknown (the cloud did not answer)"
+			fi
+			cpu=$(cloud_average_cpu) || cpu=""
+			line="$line; CPU ${cpu:-unknown yet}${cpu:+ %}"
+			printf '%d\t%s\t%s\t%s\n' $((SECONDS - start)) "$desired" "$serving" "${cpu:-?}" >>"$series"
+		fi
 		echo "$line"
 		[ $((SECONDS - t0)) -gt 0 ] || sleep 1
 	done
-	if [ -n "$asg" ]; then
-		echo "the group scales in after the load stops; watch it with:"
-		echo "  aws autoscaling describe-auto-scaling-groups --region $reg --auto-scaling-group-names $asg"
+	if [ "$cloud_group" = 1 ]; then
+		echo "load: at most $most instances in service"
+		plot "$series" "$plotted"
+		cloud_load_end
 	fi
-}
-
-destroy() {
-	local yes=${1:-}
-	command -v terraform >/dev/null || die "terraform is not installed" "install it"
-	command -v aws >/dev/null || die "aws is not installed" "install the AWS CLI"
-	local reg name
-	reg=$(tf output -raw region 2>/dev/null || region)
-	# Before terraform destroy empties the state it comes from.
-	name=$(deployment_name)
-	if [ "$yes" != --yes ]; then
-		[ -t 0 ] || die "destroy deletes the table and its data" "run it with --yes"
-		printf 'This deletes the deployment %s in %s, the Candidates table and its data, and its images. Type yes: ' "$name" "$reg"
-		local answer
-		read -r answer
-		[ "$answer" = yes ] || die "not destroyed" "type yes to destroy"
-	fi
-	say "destroying the group, load balancer, table, IAM and network (terraform)"
-	tf init -input=false >/dev/null
-	TF_VAR_region=$reg tf destroy -auto-approve -input=false ||
-	    die "terraform destroy failed" "run destroy again; it resumes"
-	rm -f "$tf_dir/image.auto.tfvars"
-
-	say "deregistering the images of $name (tag Project=$name) and deleting their snapshots in $reg"
-	# Listed first, whole: a failed listing must stop destroy, not look
-	# like a region without images. Later runs have no state to take the
-	# name from, hence TF_VAR_name in what to do.
-	# shellcheck disable=SC2016 # backquotes are JMESPath literals
-	local images image snapshots query='Images[].[ImageId, join(`" "`, BlockDeviceMappings[].Ebs.SnapshotId)]'
-	images=$(aws ec2 describe-images --region "$reg" --owners self \
-	    --filters "Name=tag:Project,Values=$name" --output text --query "$query") ||
-	    die "could not list the images of $name in $reg; they and their snapshots are still there" \
-		"fix the error above, then run destroy again with TF_VAR_name=$name; it resumes"
-	while read -r image snapshots; do
-		[ -n "$image" ] || continue
-		aws ec2 deregister-image --region "$reg" --image-id "$image" ||
-		    die "could not deregister $image" "fix the error above, then run destroy again with TF_VAR_name=$name"
-		ok "image $image"
-		local s
-		for s in $snapshots; do
-			aws ec2 delete-snapshot --region "$reg" --snapshot-id "$s" ||
-			    die "could not delete $s (its image $image is gone, so destroy will not list it again)" \
-				"fix the error above, then: aws ec2 delete-snapshot --region $reg --snapshot-id $s"
-			ok "snapshot $s"
-		done
-	done <<<"$images"
-	say "destroyed"
 }
 
 [ $# -ge 2 ] || usage
 cloud=$1 command=$2
 shift 2
-[ "$cloud" = aws ] || die "unknown cloud '$cloud'" "use aws (Azure and GCP come later)"
+clouds=$(cd "$root/infra" && for f in */deploy.sh; do printf '%s ' "${f%/deploy.sh}"; done)
+case "$cloud" in
+*[!a-z0-9]* | '') die "unknown cloud '$cloud'" "use one of: $clouds" ;;
+esac
+[ -f "$root/infra/$cloud/deploy.sh" ] || die "unknown cloud '$cloud'" "use one of: $clouds"
+# The cloud's own functions: cloud_check_env, cloud_apply, cloud_url,
+# cloud_load_begin, cloud_load_round, cloud_instances, cloud_average_cpu,
+# cloud_load_end and cloud_destroy (infra/aws/deploy.sh says what each does).
+# shellcheck source=/dev/null # each cloud's file is checked on its own
+. "$root/infra/$cloud/deploy.sh"
 case "$command" in
-check-env) check_env ;;
+check-env) cloud_check_env ;;
 apply) apply ;;
 validate) validate "$@" ;;
 load) load "$@" ;;
-destroy) destroy "$@" ;;
+destroy) cloud_destroy "$@" ;;
 *) usage ;;
 esac

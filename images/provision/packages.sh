@@ -24,9 +24,27 @@ build=$(awk -f "$SRC/images/provision/deps-build.awk" "$SRC/Makefile")
 	exit 1
 }
 
+# Packer connects as soon as SSH answers, while cloud-init may still be
+# configuring apt or installing packages and apt's daily timers may start
+# an update of their own: all of them take apt's and dpkg's locks. So wait
+# for cloud-init to finish, stop the timers and wait for a run they
+# started; then apt-get waits for any lock left (DPkg::Lock::Timeout
+# covers dpkg's lock, not the package lists', hence the waits before).
+if command -v cloud-init >/dev/null; then
+	echo "packages.sh: waiting for cloud-init to finish"
+	cloud-init status --wait >/dev/null ||
+	    echo "packages.sh: cloud-init finished with an error (see cloud-init status --long); going on"
+fi
+if [ -d /run/systemd/system ]; then
+	systemctl stop apt-daily.timer apt-daily-upgrade.timer
+	# A unit ordered after them starts once a running update is done.
+	systemd-run --quiet --wait --property=After=apt-daily.service \
+	    --property=After=apt-daily-upgrade.service /bin/true
+fi
+
 export DEBIAN_FRONTEND=noninteractive
 echo "packages.sh: installing $WEB, spawn-fcgi, stress-ng and:$build"
-apt-get update -qq
+apt-get -o DPkg::Lock::Timeout=300 update -qq
 # shellcheck disable=SC2086 # $build is a list of package names
-apt-get install -y -qq --no-install-recommends \
+apt-get -o DPkg::Lock::Timeout=300 install -y -qq --no-install-recommends \
 	"$WEB" spawn-fcgi stress-ng ca-certificates curl $build

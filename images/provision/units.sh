@@ -17,3 +17,9 @@ install -m 0644 "$SRC/images/files/candidates.env" /etc/default/candidates
 # instance, nothing needs to run before the image is taken either.
 systemctl enable candidates.service "$WEB.service"
 echo "units.sh: candidates.service and $WEB.service enabled"
+
+# The image is immutable: an update is a new image rolled through the
+# group. And instances may have no route to Debian's mirrors (on AWS they
+# have none), where apt's daily runs would only wait on timeouts.
+systemctl mask apt-daily.timer apt-daily-upgrade.timer
+echo "units.sh: apt's daily timers masked"

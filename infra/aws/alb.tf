@@ -2,6 +2,10 @@
 # (which never touches the store, so a database outage does not empty the
 # target group) and drains leaving instances.
 
+locals {
+  https = var.certificate_arn != ""
+}
+
 resource "aws_lb" "this" {
   name_prefix                = substr(var.name, 0, 6)
   load_balancer_type         = "application"
@@ -11,7 +15,20 @@ resource "aws_lb" "this" {
   idle_timeout               = var.idle_timeout
   drop_invalid_header_fields = true
 
+  # Access logs, when a bucket is given (README.md says what its policy
+  # must allow).
+  access_logs {
+    enabled = var.access_logs_bucket != ""
+    bucket  = var.access_logs_bucket
+    prefix  = var.name
+  }
+
   tags = { Name = var.name }
+
+  # An internet-facing load balancer fails to create ("VPC has no internet
+  # gateway") if it comes before the gateway is attached and routed; nothing
+  # in its arguments says so, hence the explicit order.
+  depends_on = [aws_internet_gateway.this, aws_route_table_association.public]
 }
 
 resource "aws_lb_target_group" "app" {
@@ -40,19 +57,30 @@ resource "aws_lb_target_group" "app" {
   }
 }
 
+# Plain HTTP forwards to the instances without a certificate, and
+# redirects to HTTPS with one.
 resource "aws_lb_listener" "http" {
   load_balancer_arn = aws_lb.this.arn
   port              = 80
   protocol          = "HTTP"
 
   default_action {
-    type             = "forward"
-    target_group_arn = aws_lb_target_group.app.arn
+    type             = local.https ? "redirect" : "forward"
+    target_group_arn = local.https ? null : aws_lb_target_group.app.arn
+
+    dynamic "redirect" {
+      for_each = local.https ? [1] : []
+      content {
+        protocol    = "HTTPS"
+        port        = "443"
+        status_code = "HTTP_301"
+      }
+    }
   }
 }
 
 resource "aws_lb_listener" "https" {
-  count = var.certificate_arn == "" ? 0 : 1
+  count = local.https ? 1 : 0
 
   load_balancer_arn = aws_lb.this.arn
   port              = 443

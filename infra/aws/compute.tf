@@ -1,16 +1,49 @@
 # The third phase: the launch template and the Auto Scaling Group, once
-# Packer has built the image (var.ami_id). Until then neither exists.
+# Packer has built an image. Until then neither exists.
+#
+# The image is found in AWS itself: the newest AMI of this account tagged
+# Project=<name> (Packer's tag, images/aws.pkr.hcl), unless var.ami_id
+# names one. No file on the operator's machine records it, so a lost
+# checkout or a second operator plans the same group.
+
+data "aws_ami_ids" "deployment" {
+  owners = ["self"]
+
+  filter {
+    name   = "tag:Project"
+    values = [var.name]
+  }
+
+  filter {
+    name   = "state"
+    values = ["available"]
+  }
+}
 
 locals {
-  serving = var.ami_id != ""
+  # aws_ami_ids lists the newest first.
+  ami_id  = var.ami_id != "" ? var.ami_id : try(data.aws_ami_ids.deployment.ids[0], "")
+  serving = local.ami_id != ""
+}
+
+# The chosen image's tags: it says which port its web server listens on.
+data "aws_ami" "app" {
+  count = local.serving ? 1 : 0
+
+  owners = ["self"]
+
+  filter {
+    name   = "image-id"
+    values = [local.ami_id]
+  }
 }
 
 resource "aws_launch_template" "app" {
   count = local.serving ? 1 : 0
 
   name_prefix            = "${var.name}-"
-  description            = "candidates API from ${var.ami_id}"
-  image_id               = var.ami_id
+  description            = "candidates API from ${local.ami_id}"
+  image_id               = local.ami_id
   instance_type          = var.instance_type
   vpc_security_group_ids = [aws_security_group.instances.id]
   update_default_version = true
@@ -59,13 +92,23 @@ resource "aws_launch_template" "app" {
     resource_type = "volume"
     tags          = merge({ Name = var.name, Project = var.name }, var.tags)
   }
+
+  lifecycle {
+    # The port is chosen once, in var.web_port: deploy.sh hands it to
+    # Packer, which tags the image with it. An image built for another port
+    # would fail every health check and be replaced forever.
+    precondition {
+      condition     = lookup(data.aws_ami.app[0].tags, "WebPort", "") == tostring(var.web_port)
+      error_message = "The image ${local.ami_id} listens on port ${lookup(data.aws_ami.app[0].tags, "WebPort", "(no WebPort tag)")}, but web_port is ${var.web_port}: build the image again with infra/deploy.sh aws apply, which passes web_port to Packer."
+    }
+  }
 }
 
 resource "aws_autoscaling_group" "app" {
   count = local.serving ? 1 : 0
 
   name_prefix         = "${var.name}-"
-  vpc_zone_identifier = aws_subnet.public[*].id
+  vpc_zone_identifier = aws_subnet.private[*].id
   target_group_arns   = [aws_lb_target_group.app.arn]
 
   min_size         = var.min_size
@@ -85,12 +128,23 @@ resource "aws_autoscaling_group" "app" {
     version = aws_launch_template.app[0].latest_version
   }
 
+  # A new image rolls through the group launching before terminating: the
+  # group may grow to twice its size and never has fewer healthy instances
+  # than it wants. If new instances fail their health checks, or the
+  # target group's 5xx alarm goes off during the roll, AWS stops it and
+  # brings the previous template version back.
   instance_refresh {
     strategy = "Rolling"
 
     preferences {
-      min_healthy_percentage = 50
+      min_healthy_percentage = 100
+      max_healthy_percentage = 200
       instance_warmup        = var.instance_warmup
+      auto_rollback          = true
+
+      alarm_specification {
+        alarms = [aws_cloudwatch_metric_alarm.target_5xx.alarm_name]
+      }
     }
   }
 

@@ -1,6 +1,6 @@
 output "url" {
   description = "The service's address, for validate and load."
-  value       = var.certificate_arn == "" ? "http://${aws_lb.this.dns_name}" : "https://${aws_lb.this.dns_name}"
+  value       = local.https ? "https://${aws_lb.this.dns_name}" : "http://${aws_lb.this.dns_name}"
 }
 
 output "name" {
@@ -14,7 +14,7 @@ output "region" {
 }
 
 output "packer_subnet_id" {
-  description = "The public subnet Packer builds the image in (phase 2)."
+  description = "The public subnet Packer builds the image in (phase 2): its build instance needs Debian's mirrors and the operator's SSH, which the private subnets do not have."
   value       = aws_subnet.public[0].id
 }
 
@@ -36,4 +36,19 @@ output "table_name" {
 output "instance_role" {
   description = "The instances' IAM role."
   value       = aws_iam_role.instance.name
+}
+
+output "ami_id" {
+  description = "The image the group runs: var.ami_id, else the newest AMI tagged Project=<name> (empty before phase 2)."
+  value       = local.ami_id
+}
+
+output "web_port" {
+  description = "The port the web server listens on, which infra/deploy.sh hands to Packer (one source for the image and the load balancer)."
+  value       = var.web_port
+}
+
+output "alarm_topic_arn" {
+  description = "The SNS topic the alarms notify (empty without alarm_email)."
+  value       = var.alarm_email == "" ? "" : aws_sns_topic.alarms[0].arn
 }

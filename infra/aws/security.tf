@@ -1,6 +1,8 @@
 # Who may talk to whom: the world to the load balancer on 80 (and 443),
 # the load balancer to the instances on the web server's port, and nothing
-# else in. No SSH anywhere: operators use SSM Session Manager.
+# else in. Out of the instances, HTTPS to DynamoDB's gateway endpoint and
+# to the SSM endpoints only. No SSH anywhere: operators use SSM Session
+# Manager.
 
 resource "aws_security_group" "alb" {
   name_prefix = "${var.name}-alb-"
@@ -64,14 +66,49 @@ resource "aws_vpc_security_group_ingress_rule" "instances_from_alb" {
   referenced_security_group_id = aws_security_group.alb.id
 }
 
-# HTTPS out for SSM and DynamoDB, HTTP out for Debian's security updates.
-resource "aws_vpc_security_group_egress_rule" "instances_out" {
-  for_each = toset(["80", "443"])
-
+# HTTPS to DynamoDB, through the gateway endpoint: its prefix list is
+# DynamoDB's regional addresses, which only that endpoint routes to.
+resource "aws_vpc_security_group_egress_rule" "instances_to_dynamodb" {
   security_group_id = aws_security_group.instances.id
-  description       = "Outbound TCP ${each.key}"
+  description       = "DynamoDB, through the gateway endpoint"
   ip_protocol       = "tcp"
-  from_port         = tonumber(each.key)
-  to_port           = tonumber(each.key)
-  cidr_ipv4         = "0.0.0.0/0"
+  from_port         = 443
+  to_port           = 443
+  prefix_list_id    = aws_vpc_endpoint.dynamodb.prefix_list_id
+}
+
+resource "aws_vpc_security_group_egress_rule" "instances_to_endpoints" {
+  count = var.ssm_endpoints ? 1 : 0
+
+  security_group_id            = aws_security_group.instances.id
+  description                  = "The SSM interface endpoints"
+  ip_protocol                  = "tcp"
+  from_port                    = 443
+  to_port                      = 443
+  referenced_security_group_id = aws_security_group.endpoints[0].id
+}
+
+resource "aws_security_group" "endpoints" {
+  count = var.ssm_endpoints ? 1 : 0
+
+  name_prefix = "${var.name}-endpoints-"
+  description = "The SSM interface endpoints: HTTPS from the instances only"
+  vpc_id      = aws_vpc.this.id
+
+  tags = { Name = "${var.name}-endpoints" }
+
+  lifecycle {
+    create_before_destroy = true
+  }
+}
+
+resource "aws_vpc_security_group_ingress_rule" "endpoints_from_instances" {
+  count = var.ssm_endpoints ? 1 : 0
+
+  security_group_id            = aws_security_group.endpoints[0].id
+  description                  = "HTTPS from the instances"
+  ip_protocol                  = "tcp"
+  from_port                    = 443
+  to_port                      = 443
+  referenced_security_group_id = aws_security_group.instances.id
 }

@@ -46,6 +46,30 @@ variable "web_port" {
   default     = 80
 }
 
+variable "ssm_endpoints" {
+  description = "Interface endpoints for SSM (ssm, ssmmessages, ec2messages) in the private subnets, so Session Manager and make load's stress-ng reach the instances, which have no route to the internet. About $44 a month in two AZs (README.md); false saves that and loses SSM."
+  type        = bool
+  default     = true
+}
+
+variable "access_logs_bucket" {
+  description = "An S3 bucket for the load balancer's access logs (its policy must let Elastic Load Balancing write, README.md); empty for none."
+  type        = string
+  default     = ""
+}
+
+variable "alarm_email" {
+  description = "An e-mail address the alarms (5xx from targets, unhealthy hosts, DynamoDB throttling) are sent to through an SNS topic; empty: the alarms exist but notify no one."
+  type        = string
+  default     = ""
+}
+
+variable "target_5xx_threshold" {
+  description = "5xx answers from the instances in one minute above which the alarm goes off (and an instance refresh in progress rolls back)."
+  type        = number
+  default     = 10
+}
+
 variable "certificate_arn" {
   description = "An ACM certificate for the load balancer's HTTPS listener on 443; empty for HTTP on 80 only."
   type        = string
@@ -72,15 +96,26 @@ variable "deregistration_delay" {
 # Data
 
 variable "table_name" {
-  description = "The DynamoDB table (hash key CandidateName), the same name the Flask original uses."
+  description = "The DynamoDB table (hash key CandidateName). Empty: Candidates, the Flask original's, for the default deployment name, and <name>-Candidates for any other."
   type        = string
-  default     = "Candidates"
+  default     = ""
+
+  validation {
+    condition     = var.table_name == "" || can(regex("^[A-Za-z0-9_.-]{3,255}$", var.table_name))
+    error_message = "The table_name must be empty or 3 to 255 letters, digits, underscores, dots or dashes (DynamoDB's rule)."
+  }
+}
+
+variable "table_deletion_protection" {
+  description = "Whether DynamoDB refuses to delete the table. On by default: infra/deploy.sh destroy keeps the table unless told --delete-table, which turns this off first."
+  type        = bool
+  default     = true
 }
 
 # Instances (the third phase: set ami_id)
 
 variable "ami_id" {
-  description = "The image Packer built (phase 2). Empty: only the network, load balancer, table and IAM are created (phase 1)."
+  description = "An image of this account to run instead of the newest one of this deployment (the AMIs tagged Project=<name>, which Packer's phase 2 makes); it must carry the WebPort tag. With neither, only the network, load balancer, table, IAM and alarms exist (phase 1)."
   type        = string
   default     = ""
 
@@ -140,15 +175,25 @@ variable "scaling_policy" {
 }
 
 variable "cpu_high_threshold" {
-  description = "Average CPU percent above which the step policy adds an instance."
+  description = "Average CPU percent above which the step policy adds an instance; at least 10 points above cpu_low_threshold."
   type        = number
   default     = 60
+
+  validation {
+    condition     = var.cpu_high_threshold > 0 && var.cpu_high_threshold <= 100 && var.cpu_high_threshold >= var.cpu_low_threshold + 10
+    error_message = "The cpu_high_threshold must be a percentage at least 10 points above cpu_low_threshold: without that dead band the group adds and removes instances around one value."
+  }
 }
 
 variable "cpu_low_threshold" {
-  description = "Average CPU percent below which the step policy removes an instance."
+  description = "Average CPU percent below which the step policy removes an instance. Below the high threshold, so that the group does not add and remove an instance around one value (the original had 60 and 60)."
   type        = number
-  default     = 60
+  default     = 40
+
+  validation {
+    condition     = var.cpu_low_threshold >= 0 && var.cpu_low_threshold <= 90
+    error_message = "The cpu_low_threshold must be a percentage, at most 90."
+  }
 }
 
 variable "alarm_period" {

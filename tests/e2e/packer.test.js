@@ -5,8 +5,10 @@
 
 const { test } = require('node:test');
 const assert = require('node:assert/strict');
-const { execFileSync, spawnSync } = require('node:child_process');
+const { execFileSync, spawn, spawnSync } = require('node:child_process');
 const fs = require('node:fs');
+const http = require('node:http');
+const os = require('node:os');
 const path = require('node:path');
 const zlib = require('node:zlib');
 const steps = require('../infra/packer-steps.js');
@@ -126,7 +128,7 @@ test('packer validate rejects a template with an unknown field or a missing scri
 // The build instance's SSH rule has no default: a direct packer build
 // that does not say who may connect must stop, not open port 22 to all.
 test('packer validate refuses a build without a valid SSH source CIDR', { skip: NO_PACKER }, async () => {
-  const [decl] = (await steps.parseAll())['variables.pkr.hcl'].variable.aws_ssh_cidrs;
+  const [decl] = Object.values(await steps.parseAll()).find((d) => d.variable?.aws_ssh_cidrs).variable.aws_ssh_cidrs;
   assert.deepEqual(decl.default, [], 'aws_ssh_cidrs must default to no one');
   const rows = [
     { line: __LINE__(), vars: [], ok: false },
@@ -168,6 +170,10 @@ test('the amazon-ebs source builds from official Debian 12 and tags the image fo
     { line: __LINE__(), what: 'tags.Project', got: src.tags?.Project, want: '${var.deployment}' },
     { line: __LINE__(), what: 'tags.WebServer', got: src.tags?.WebServer, want: '${var.web_server}' },
     { line: __LINE__(), what: 'tags.BuiltAt', got: src.tags?.BuiltAt, want: '${local.stamp}' },
+    { line: __LINE__(), what: 'tags.WebPort', got: src.tags?.WebPort, want: '${var.web_port}' },
+    { line: __LINE__(), what: 'tags.GitCommit', got: src.tags?.GitCommit, want: '${var.git_commit}' },
+    { line: __LINE__(), what: 'tags.SourceAMI', got: src.tags?.SourceAMI, want: '{{ .SourceAMI }}' },
+    { line: __LINE__(), what: 'tags.SourceName', got: src.tags?.SourceName, want: '{{ .SourceAMIName }}' },
     { line: __LINE__(), what: 'snapshot_tags.Project', got: src.snapshot_tags?.Project, want: '${var.deployment}' },
     { line: __LINE__(), what: 'var.web_server default', got: variables.web_server?.[0]?.default, want: 'nginx' },
     { line: __LINE__(), what: 'var.deployment default', got: variables.deployment?.[0]?.default, want: 'candidates' },
@@ -269,7 +275,7 @@ test('Packer runs the provisioning scripts in order, with the settings they read
   assert.deepEqual(list[2].environment_vars, env);
   assert.deepEqual(list[6].environment_vars, env);
   assert.deepEqual(list[5].only, ['amazon-ebs.debian'], 'the SSM agent is for AWS images only');
-  assert.deepEqual(list[5].environment_vars, ['AWS_REGION=us-east-1']);
+  assert.deepEqual(list[5].environment_vars, ['SRC=/tmp/candidates', 'AWS_REGION=us-east-1']);
   for (const s of list.flatMap((x) => x.scripts ?? (x.script ? [x.script] : []))) {
     fs.accessSync(s, fs.constants.X_OK);
   }
@@ -311,6 +317,141 @@ test('a cloud\'s image ships its cloud\'s store, whatever var.store says; an ima
     // After units.sh installs the file it edits.
     const units = run.findIndex((s) => names(s).includes('units.sh'));
     assert.ok(units >= 0 && units < run.indexOf(store[0]), `row ${row.line}: store.sh must run after units.sh`);
+  }
+});
+
+// The SSM agent's key, as kept in the repository: AWS's, with the
+// fingerprint aws-ssm-agent.sh pins.
+const SSM_SCRIPT = path.join(steps.IMAGES, 'provision', 'aws-ssm-agent.sh');
+const SSM_KEY = path.join(steps.IMAGES, 'files', 'amazon-ssm-agent.asc');
+const NO_GPG = have('gpg') && have('gpgv') ? false : 'gpg or gpgv is not installed';
+
+test('the SSM agent key in the repository is AWS\'s, and the script pins its fingerprint', { skip: NO_GPG }, () => {
+  const home = fs.mkdtempSync(path.join(os.tmpdir(), 'candidates-gpg-'));
+  try {
+    const r = spawnSync('gpg', ['--homedir', home, '--show-keys', '--with-colons', SSM_KEY], { encoding: 'utf8' });
+    assert.equal(r.status, 0, r.stderr);
+    const fpr = r.stdout.split('\n').find((l) => l.startsWith('fpr:')).split(':')[9];
+    const uid = r.stdout.split('\n').find((l) => l.startsWith('uid:')).split(':')[9];
+    assert.equal(uid, 'SSM Agent <ssm-agent-signer@amazon.com>');
+    const pinned = fs.readFileSync(SSM_SCRIPT, 'utf8').match(/SSM_AGENT_FINGERPRINT:-([0-9A-F]{40})\}/);
+    assert.ok(pinned, 'aws-ssm-agent.sh pins no fingerprint');
+    assert.equal(pinned[1], fpr);
+    assert.equal(fpr, 'DE92C7DA3E56E92331D62A36BC1F495C97DD04ED', 'the fingerprint AWS publishes');
+  } finally {
+    fs.rmSync(home, { recursive: true, force: true });
+  }
+});
+
+// The script itself, against a package server on loopback: it installs a
+// package only when its signature is good and by the pinned key. Keys of
+// the test's own stand in for AWS's (the script reads its key from SRC).
+test('aws-ssm-agent.sh installs the agent only with a good signature by the pinned key', { skip: NO_GPG, timeout: 120000 }, async () => {
+  const work = fs.mkdtempSync(path.join(os.tmpdir(), 'candidates-ssm-'));
+  const gpg = (home, args, input) => {
+    const r = spawnSync('gpg', ['--homedir', home, '--batch', '--yes', ...args], { input, encoding: 'utf8' });
+    assert.equal(r.status, 0, `gpg ${args.join(' ')}: ${r.stderr}`);
+    return r.stdout;
+  };
+  const makeKey = (name) => {
+    const home = path.join(work, name);
+    fs.mkdirSync(home, { mode: 0o700 });
+    gpg(home, ['--passphrase', '', '--quick-gen-key', `${name} <${name}@example.com>`, 'ed25519', 'sign', '1d']);
+    const fpr = gpg(home, ['--with-colons', '--list-keys']).split('\n').find((l) => l.startsWith('fpr:')).split(':')[9];
+    return { home, fpr, armored: gpg(home, ['--armor', '--export']) };
+  };
+  const aws = makeKey('aws');
+  const other = makeKey('other');
+  const deb = Buffer.from('a stand-in for amazon-ssm-agent.deb\n');
+  const sign = (key, data) => {
+    fs.writeFileSync(path.join(work, 'tosign'), data);
+    gpg(key.home, ['--detach-sign', '-o', path.join(work, 'sig'), path.join(work, 'tosign')]);
+    return fs.readFileSync(path.join(work, 'sig'));
+  };
+  let files = {};
+  const server = http.createServer((req, res) => {
+    const body = files[req.url];
+    res.writeHead(body ? 200 : 404);
+    res.end(body ?? 'Not Found');
+  });
+  await new Promise((resolve) => server.listen(0, '127.0.0.1', resolve));
+  const url = `http://127.0.0.1:${server.address().port}/latest/debian_amd64/amazon-ssm-agent.deb`;
+  // SRC with the stand-in AWS key where the script looks for it; dpkg,
+  // dpkg-query and systemctl log what they are asked.
+  const src = path.join(work, 'src');
+  fs.mkdirSync(path.join(src, 'images', 'files'), { recursive: true });
+  fs.writeFileSync(path.join(src, 'images', 'files', 'amazon-ssm-agent.asc'), aws.armored);
+  const bin = path.join(work, 'bin');
+  fs.mkdirSync(bin);
+  const log = path.join(work, 'calls.log');
+  for (const cmd of ['dpkg', 'dpkg-query', 'systemctl']) {
+    fs.writeFileSync(path.join(bin, cmd), `#!/bin/sh\necho "${cmd} $*" >>"${log}"\n[ "$1" != -i ] || cp "$2" "${work}/installed.deb"\n[ "${cmd}" != dpkg-query ] || printf 3.3.0.0\n`, { mode: 0o755 });
+  }
+  const rows = [
+    { line: __LINE__(), deb, sig: sign(aws, deb), code: 0, says: new RegExp(`signature good, by ${aws.fpr}`) },
+    { line: __LINE__(), deb: Buffer.concat([deb, Buffer.from('tampered')]), sig: sign(aws, deb), code: 1, says: /the signature of .* is not good/ },
+    { line: __LINE__(), deb, sig: sign(other, deb), code: 1, says: /the signature of .* is not good/ },
+    { line: __LINE__(), deb, sig: null, code: 1, says: /cannot download its signature/ },
+    { line: __LINE__(), deb, sig: sign(aws, deb), code: 1, fpr: other.fpr, says: new RegExp(`signed by ${aws.fpr}, not by ${other.fpr}`) },
+  ];
+  try {
+    for (const row of rows) {
+      fs.rmSync(log, { force: true });
+      fs.rmSync(path.join(work, 'installed.deb'), { force: true });
+      files = { '/latest/debian_amd64/amazon-ssm-agent.deb': row.deb };
+      if (row.sig) files['/latest/debian_amd64/amazon-ssm-agent.deb.sig'] = row.sig;
+      const r = await new Promise((resolve) => {
+        const c = spawn('sh', [SSM_SCRIPT], {
+          env: {
+            PATH: `${bin}:/usr/bin:/bin`, AWS_REGION: 'us-east-1', SRC: src, SSM_AGENT_URL: url,
+            SSM_AGENT_FINGERPRINT: row.fpr ?? aws.fpr, GNUPGHOME: path.join(work, 'none'),
+          },
+        });
+        let out = '';
+        c.stdout.on('data', (d) => { out += d; });
+        c.stderr.on('data', (d) => { out += d; });
+        c.once('exit', (code) => resolve({ code, out }));
+      });
+      assert.equal(r.code, row.code, `row ${row.line}: ${r.out}`);
+      assert.match(r.out, row.says, `row ${row.line}`);
+      const calls = fs.existsSync(log) ? fs.readFileSync(log, 'utf8') : '';
+      if (row.code === 0) {
+        assert.deepEqual(fs.readFileSync(path.join(work, 'installed.deb')), row.deb, `row ${row.line}: dpkg got another file`);
+        assert.match(calls, /systemctl enable amazon-ssm-agent\.service/, `row ${row.line}`);
+      } else {
+        assert.equal(calls, '', `row ${row.line}: nothing may be installed`);
+        assert.match(r.out, /the agent is not installed/, `row ${row.line}`);
+      }
+    }
+  } finally {
+    server.close();
+    fs.rmSync(work, { recursive: true, force: true });
+  }
+});
+
+// On a fresh instance, Packer's SSH comes up while cloud-init still runs;
+// packages.sh must wait for it before apt-get, and let apt-get wait for
+// dpkg's lock. Stand-ins log the order and the arguments.
+test('packages.sh waits for cloud-init before apt-get, and apt-get waits for the lock', () => {
+  const work = fs.mkdtempSync(path.join(os.tmpdir(), 'candidates-pkgs-'));
+  try {
+    const bin = path.join(work, 'bin');
+    fs.mkdirSync(bin);
+    const log = path.join(work, 'calls.log');
+    fs.writeFileSync(path.join(bin, 'cloud-init'), `#!/bin/sh\necho "cloud-init $*" >>"${log}"\nsleep 1\necho "cloud-init done" >>"${log}"\n`, { mode: 0o755 });
+    fs.writeFileSync(path.join(bin, 'apt-get'), `#!/bin/sh\necho "apt-get $*" >>"${log}"\n`, { mode: 0o755 });
+    const r = spawnSync('sh', [path.join(steps.IMAGES, 'provision', 'packages.sh')], {
+      encoding: 'utf8', env: { PATH: `${bin}:/usr/bin:/bin`, SRC: ROOT, WEB: 'nginx' },
+    });
+    assert.equal(r.status, 0, r.stdout + r.stderr);
+    const calls = fs.readFileSync(log, 'utf8').trim().split('\n');
+    assert.deepEqual(calls.slice(0, 2), ['cloud-init status --wait', 'cloud-init done']);
+    const apt = calls.filter((c) => c.startsWith('apt-get '));
+    assert.equal(apt.length, 2, calls.join('\n'));
+    assert.match(apt[0], /^apt-get -o DPkg::Lock::Timeout=300 update /);
+    assert.match(apt[1], /^apt-get -o DPkg::Lock::Timeout=300 install -y .* nginx spawn-fcgi stress-ng /);
+  } finally {
+    fs.rmSync(work, { recursive: true, force: true });
   }
 });
 

@@ -120,6 +120,11 @@ for (const web of ['nginx', 'lighttpd']) {
       const unit = unitDirectives(fs.readFileSync(path.join(root, 'etc', 'systemd', 'system', 'candidates.service'), 'utf8'));
       for (const row of [
         { line: __LINE__(), key: 'Service.Restart', want: ['on-failure'] },
+        // A start that fails at boot (a slow metadata service) is retried
+        // every 2 s for as long as it takes: systemd's default limit, 5
+        // starts in 10 s, gave up after about a second.
+        { line: __LINE__(), key: 'Service.RestartSec', want: ['2s'] },
+        { line: __LINE__(), key: 'Unit.StartLimitIntervalSec', want: ['0'] },
         { line: __LINE__(), key: 'Service.ProtectSystem', want: ['strict'] },
         { line: __LINE__(), key: 'Service.PrivateTmp', want: ['yes'] },
         { line: __LINE__(), key: 'Service.ReadWritePaths', want: ['/var/lib/candidates'] },
@@ -167,6 +172,12 @@ for (const web of ['nginx', 'lighttpd']) {
       }
       assert.equal(fs.readFileSync(path.join(root, 'etc', 'machine-id'), 'utf8'), '',
         'every instance must make its own machine id');
+      // Nothing at boot reaches for the internet: an instance in a private
+      // subnet has no route to Debian's mirrors, and updates come as a new
+      // image.
+      for (const timer of ['apt-daily.timer', 'apt-daily-upgrade.timer']) {
+        assert.equal(fs.readlinkSync(path.join(root, 'etc', 'systemd', 'system', timer)), '/dev/null', `${timer} must be masked`);
+      }
 
       // The store the image ships: what var.store says for an image for no
       // cloud (a cloud's own is packer.test.js's), filled in by store.sh.

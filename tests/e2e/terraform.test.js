@@ -193,6 +193,37 @@ test('the group keeps its scaled size, pins its template version and refreshes',
   assert.equal(asg.body.instance_refresh[0].strategy, 'Rolling');
 });
 
+// The instances have no way out but the endpoints: every egress rule of
+// their group names DynamoDB's prefix list or a security group, never a
+// CIDR (which is what a route to the internet would be used by).
+test('the instances may call only the endpoints, and live in the private subnets', async () => {
+  const egress = (await resources('aws_vpc_security_group_egress_rule'))
+    .filter((r) => String(r.body.security_group_id).includes('aws_security_group.instances'));
+  assert.ok(egress.length >= 2, 'no egress rules of the instances found: the scan would prove nothing');
+  for (const r of egress) {
+    for (const k of ['cidr_ipv4', 'cidr_ipv6']) assert.equal(r.body[k], undefined, `${r.name} lets the instances out to ${k}`);
+    assert.ok(r.body.prefix_list_id || r.body.referenced_security_group_id, `${r.name} names no endpoint`);
+  }
+  const [asg] = await resources('aws_autoscaling_group');
+  assert.match(asg.body.vpc_zone_identifier, /aws_subnet\.private\[\*\]\.id/);
+  const routes = [...await resources('aws_route'), ...await resources('aws_route_table')]
+    .filter((r) => r.name.endsWith('.private') || String(r.body.route_table_id).includes('aws_route_table.private'));
+  for (const r of routes) assert.equal(r.body.route, undefined, `${r.name} gives the private subnets a route`);
+});
+
+// One port: Packer's default and Terraform's agree, deploy.sh hands
+// Terraform's to Packer (deploy-scripts.test.js), Packer tags the image
+// with it (packer.test.js), and Terraform refuses an image tagged with
+// another (the plan test an_image_for_another_port_is_refused).
+test('the image\'s web port and Terraform\'s have the same default', async () => {
+  const tf = (await parsed())['variables.tf'].variable.web_port[0];
+  const pk = await hcl.parse('variables.pkr.hcl', fs.readFileSync(path.join(ROOT, 'images', 'variables.pkr.hcl'), 'utf8'));
+  assert.equal(pk.variable.web_port[0].default, tf.default);
+  const deploy = fs.readFileSync(path.join(TF_DIR, 'deploy.sh'), 'utf8');
+  assert.match(deploy, /port=\$\(tf output -raw web_port\)/);
+  assert.match(deploy, /-var "web_port=\$port"/);
+});
+
 test('terraform fmt -check -recursive', { skip: hasTerraform ? false : 'terraform is not installed' }, () => {
   const r = terraform(['fmt', '-check', '-recursive', '-diff', path.join(ROOT, 'infra')], ROOT);
   assert.equal(r.status, 0, `terraform fmt:\n${r.stdout}${r.stderr}`);
@@ -214,9 +245,70 @@ test('terraform validate and terraform test (plan-time assertions, mocked AWS)',
     r = terraform(['test', '-no-color'], dir);
     assert.equal(r.status, 0, `terraform test:\n${r.stdout}${r.stderr}`);
     const m = r.stdout.match(/Success! (\d+) passed, 0 failed/);
-    assert.ok(m && Number(m[1]) >= 12, `terraform test ran too few checks:\n${r.stdout}`);
+    assert.ok(m && Number(m[1]) >= 26, `terraform test ran too few checks:\n${r.stdout}`);
     t.diagnostic(m[0]);
+
+    // An internet-facing load balancer created before the gateway is
+    // attached fails ("VPC has no internet gateway"): the graph must order
+    // it after the gateway and the public routes.
+    // terraform graph leaves out edges implied by others, so follow them.
+    r = terraform(['graph'], dir);
+    assert.equal(r.status, 0, `terraform graph:\n${r.stderr}`);
+    const edges = [...r.stdout.matchAll(/"([^"]+)" -> "([^"]+)"/g)];
+    const after = new Set(['aws_lb.this']);
+    for (let grew = true; grew;) {
+      grew = false;
+      for (const [, from, to] of edges) {
+        if (after.has(from) && !after.has(to)) { after.add(to); grew = true; }
+      }
+    }
+    for (const dep of ['aws_internet_gateway.this', 'aws_route_table_association.public']) {
+      assert.ok(after.has(dep), `aws_lb.this does not wait for ${dep}`);
+    }
+
+    // deploy.sh reads the table's name this way before any state exists
+    // (to adopt a table a destroy kept): it must work without an account.
+    for (const row of [
+      { line: __LINE__(), env: {}, want: '"Candidates"' },
+      { line: __LINE__(), env: { TF_VAR_name: 'blue' }, want: '"blue-Candidates"' },
+      { line: __LINE__(), env: { TF_VAR_name: 'blue', TF_VAR_table_name: 'Legacy' }, want: '"Legacy"' },
+    ]) {
+      const c = spawnSync('terraform', ['console'], {
+        cwd: dir, input: 'local.table_name\n', encoding: 'utf8',
+        env: { ...process.env, TF_CLI_CONFIG_FILE: '/dev/null', AWS_ACCESS_KEY_ID: '', AWS_SECRET_ACCESS_KEY: '', ...row.env },
+      });
+      assert.equal(c.stdout.trim(), row.want, `row ${row.line}: ${c.stderr}`);
+    }
   } finally {
     fs.rmSync(dir, { recursive: true, force: true });
   }
 });
+
+// The S3 backend deploy.sh writes, with the settings it passes: init must
+// get past reading them (an unknown or misspelt one, such as an older
+// Terraform's lack of use_lockfile, stops it there) and fail only where
+// it would need the network.
+test('the S3 backend with use_lockfile is one this Terraform accepts', { skip: NO_TERRAFORM, timeout: 120000 }, () => {
+  const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'candidates-tf-'));
+  try {
+    fs.copyFileSync(path.join(TF_DIR, 'versions.tf'), path.join(dir, 'versions.tf'));
+    fs.writeFileSync(path.join(dir, 'backend_override.tf'), 'terraform {\n  backend "s3" {}\n}\n');
+    const init = (extra) => terraform(['init', `-plugin-dir=${PLUGIN_DIR}`, '-input=false', '-no-color',
+      '-backend-config=bucket=candidates-state', '-backend-config=key=candidates/terraform.tfstate',
+      '-backend-config=region=us-east-1', '-backend-config=encrypt=true', ...extra], dir);
+    const bad = init(['-backend-config=use_lockfil=true']);
+    assert.notEqual(bad.status, 0);
+    assert.match(bad.stderr, /use_lockfil/, 'a misspelt setting must be what stops init');
+    const good = init(['-backend-config=use_lockfile=true']);
+    assert.notEqual(good.status, 0, 'init cannot reach S3 here');
+    assert.doesNotMatch(good.stderr, /use_lockfile|Invalid backend configuration|Unsupported argument/, good.stderr);
+  } finally {
+    fs.rmSync(dir, { recursive: true, force: true });
+  }
+});
+
+// The line a table row was written on, so a failure names its row.
+function __LINE__() {
+  const line = new Error().stack.split('\n')[2].match(/:(\d+):\d+\)?$/);
+  return line ? Number(line[1]) : 0;
+}

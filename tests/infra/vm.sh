@@ -279,6 +279,7 @@ declare -A systemd_only=(
 	[Service.RestrictNamespaces]=1 [Service.RestrictRealtime]=1
 	[Service.LockPersonality]=1 [Service.MemoryDenyWriteExecute]=1
 	[Service.SystemCallArchitectures]=1 [Unit.Requires]=1
+	[Unit.StartLimitIntervalSec]=1 [Unit.StartLimitBurst]=1
 )
 
 # A command line split into words as systemd does for these units (quotes,

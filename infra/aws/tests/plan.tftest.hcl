@@ -17,6 +17,25 @@ mock_provider "aws" {
     }
   }
 
+  # No image of this deployment yet, unless a run says otherwise.
+  mock_data "aws_ami_ids" {
+    defaults = {
+      ids = []
+    }
+  }
+
+  mock_data "aws_ami" {
+    defaults = {
+      tags = { WebPort = "80" }
+    }
+  }
+
+  mock_resource "aws_sns_topic" {
+    defaults = {
+      arn = "arn:aws:sns:us-east-1:123456789012:candidates-alarms"
+    }
+  }
+
   mock_resource "aws_dynamodb_table" {
     defaults = {
       arn = "arn:aws:dynamodb:us-east-1:123456789012:table/Candidates"
@@ -88,13 +107,23 @@ run "phase_1_makes_no_instances" {
   }
 
   assert {
-    condition     = length(aws_subnet.public) == 2 && length(distinct(aws_subnet.public[*].availability_zone)) == 2
-    error_message = "The subnets must span two availability zones."
+    condition     = length(aws_subnet.public) == 2 && length(distinct(aws_subnet.public[*].availability_zone)) == 2 && aws_subnet.private[*].availability_zone == aws_subnet.public[*].availability_zone
+    error_message = "The public and private subnets must span the same two availability zones."
   }
 
   assert {
     condition     = aws_dynamodb_table.candidates.name == "Candidates" && aws_dynamodb_table.candidates.hash_key == "CandidateName"
     error_message = "The table must be Candidates with hash key CandidateName, as the original's."
+  }
+
+  assert {
+    condition     = aws_dynamodb_table.candidates.deletion_protection_enabled == true
+    error_message = "The table must refuse deletion by default."
+  }
+
+  assert {
+    condition     = output.ami_id == "" && output.table_name == "Candidates"
+    error_message = "Without an image of this deployment, phase 1 must report none."
   }
 
   assert {
@@ -272,6 +301,22 @@ run "phase_3_group" {
   }
 
   assert {
+    condition = (
+      aws_autoscaling_group.app[0].instance_refresh[0].preferences[0].min_healthy_percentage == 100 &&
+      aws_autoscaling_group.app[0].instance_refresh[0].preferences[0].max_healthy_percentage == 200
+    )
+    error_message = "A refresh must launch before it terminates: never below the desired capacity, up to twice it."
+  }
+
+  assert {
+    condition = (
+      aws_autoscaling_group.app[0].instance_refresh[0].preferences[0].auto_rollback == true &&
+      aws_autoscaling_group.app[0].instance_refresh[0].preferences[0].alarm_specification[0].alarms == tolist(["candidates-target-5xx"])
+    )
+    error_message = "A refresh must roll back on failed health checks and on the target group's 5xx alarm."
+  }
+
+  assert {
     condition     = toset(aws_autoscaling_group.app[0].target_group_arns) == toset([aws_lb_target_group.app.arn])
     error_message = "The group must register its instances in the target group."
   }
@@ -296,11 +341,11 @@ run "step_scaling_is_the_originals" {
 
   assert {
     condition = (
-      aws_cloudwatch_metric_alarm.cpu_low[0].threshold == 60 &&
+      aws_cloudwatch_metric_alarm.cpu_low[0].threshold == 40 &&
       aws_cloudwatch_metric_alarm.cpu_low[0].comparison_operator == "LessThanThreshold" &&
       aws_cloudwatch_metric_alarm.cpu_low[0].period * aws_cloudwatch_metric_alarm.cpu_low[0].evaluation_periods == 300
     )
-    error_message = "Scale in when CPU is below 60% for 300 s (the original's 10 x 30 s)."
+    error_message = "Scale in when CPU is below 40% for 300 s (the original's 10 x 30 s, with a dead band below the 60% that scales out)."
   }
 
   assert {
@@ -389,4 +434,240 @@ run "rejects_a_single_zone" {
   }
 
   expect_failures = [var.az_count]
+}
+
+run "the_table_follows_the_deployment_name" {
+  command = plan
+
+  variables {
+    name   = "blue"
+    ami_id = "ami-0123456789abcdef0"
+  }
+
+  assert {
+    condition     = aws_dynamodb_table.candidates.name == "blue-Candidates" && output.table_name == "blue-Candidates"
+    error_message = "A deployment not named candidates must get a table of its own."
+  }
+
+  assert {
+    condition     = strcontains(base64decode(aws_launch_template.app[0].user_data), "TC_DYNAMO_TABLE=blue-Candidates\n")
+    error_message = "The user data must hand the deployment's table to the app."
+  }
+
+  assert {
+    condition     = jsondecode(aws_iam_role_policy.table.policy).Statement[0].Resource == aws_dynamodb_table.candidates.arn
+    error_message = "The IAM policy must name the deployment's table."
+  }
+}
+
+run "a_table_name_can_be_given" {
+  command = plan
+
+  variables {
+    name       = "blue"
+    table_name = "Candidates"
+  }
+
+  assert {
+    condition     = aws_dynamodb_table.candidates.name == "Candidates"
+    error_message = "table_name must name the table (an existing one, say)."
+  }
+}
+
+run "rejects_a_bad_table_name" {
+  command = plan
+
+  variables {
+    table_name = "a b"
+  }
+
+  expect_failures = [var.table_name]
+}
+
+run "ssm_endpoints_can_be_left_out" {
+  command = plan
+
+  variables {
+    ssm_endpoints = false
+  }
+
+  assert {
+    condition     = length(aws_vpc_endpoint.ssm) == 0 && length(aws_security_group.endpoints) == 0 && length(aws_vpc_security_group_egress_rule.instances_to_endpoints) == 0
+    error_message = "ssm_endpoints = false must create no interface endpoint."
+  }
+}
+
+run "the_newest_image_of_the_deployment_is_found_in_aws" {
+  command = plan
+
+  override_data {
+    target = data.aws_ami_ids.deployment
+    values = {
+      ids = ["ami-0bbbbbbbbbbbbbbbb", "ami-0aaaaaaaaaaaaaaaa"]
+    }
+  }
+
+  assert {
+    condition     = aws_launch_template.app[0].image_id == "ami-0bbbbbbbbbbbbbbbb" && output.ami_id == "ami-0bbbbbbbbbbbbbbbb"
+    error_message = "The group must run the newest image (aws_ami_ids lists it first)."
+  }
+
+  assert {
+    condition = (
+      data.aws_ami_ids.deployment.owners == tolist(["self"]) &&
+      contains([for f in data.aws_ami_ids.deployment.filter : "${f.name}=${join(",", f.values)}"], "tag:Project=candidates") &&
+      contains([for f in data.aws_ami_ids.deployment.filter : "${f.name}=${join(",", f.values)}"], "state=available")
+    )
+    error_message = "Images must be looked up among this account's available AMIs tagged Project=<name>."
+  }
+}
+
+run "an_image_for_another_port_is_refused" {
+  command = plan
+
+  variables {
+    ami_id   = "ami-0123456789abcdef0"
+    web_port = 8080
+  }
+
+  expect_failures = [aws_launch_template.app]
+}
+
+run "an_image_for_the_chosen_port_is_taken" {
+  command = plan
+
+  variables {
+    ami_id   = "ami-0123456789abcdef0"
+    web_port = 8080
+  }
+
+  override_data {
+    target = data.aws_ami.app
+    values = {
+      tags = { WebPort = "8080" }
+    }
+  }
+
+  assert {
+    condition     = aws_lb_target_group.app.port == 8080 && aws_vpc_security_group_ingress_rule.instances_from_alb.from_port == 8080 && output.web_port == 8080
+    error_message = "The target group and the instances' rule must use web_port."
+  }
+}
+
+run "alarms_watch_5xx_unhealthy_hosts_and_throttling" {
+  command = plan
+
+  assert {
+    condition = (
+      aws_cloudwatch_metric_alarm.target_5xx.namespace == "AWS/ApplicationELB" &&
+      aws_cloudwatch_metric_alarm.target_5xx.metric_name == "HTTPCode_Target_5XX_Count" &&
+      aws_cloudwatch_metric_alarm.target_5xx.dimensions.LoadBalancer == "app/candi123/0123456789abcdef" &&
+      aws_cloudwatch_metric_alarm.target_5xx.dimensions.TargetGroup == "targetgroup/candi123/0123456789abcdef" &&
+      length(aws_cloudwatch_metric_alarm.target_5xx.dimensions) == 2
+    )
+    error_message = "The 5xx alarm must count this target group's 5xx answers."
+  }
+
+  assert {
+    condition = (
+      aws_cloudwatch_metric_alarm.unhealthy_hosts.metric_name == "UnHealthyHostCount" &&
+      aws_cloudwatch_metric_alarm.unhealthy_hosts.dimensions == aws_cloudwatch_metric_alarm.target_5xx.dimensions &&
+      aws_cloudwatch_metric_alarm.unhealthy_hosts.threshold == 0
+    )
+    error_message = "An alarm must watch this target group's unhealthy hosts."
+  }
+
+  assert {
+    condition     = toset([for q in aws_cloudwatch_metric_alarm.dynamodb_throttled.metric_query : "${q.metric[0].metric_name}:${q.metric[0].dimensions.TableName}" if length(q.metric) > 0]) == toset(["ReadThrottleEvents:Candidates", "WriteThrottleEvents:Candidates"])
+    error_message = "An alarm must watch the table's read and write throttling."
+  }
+
+  assert {
+    condition = (
+      length(aws_sns_topic.alarms) == 0 &&
+      alltrue([for a in [aws_cloudwatch_metric_alarm.target_5xx, aws_cloudwatch_metric_alarm.unhealthy_hosts, aws_cloudwatch_metric_alarm.dynamodb_throttled] : length(a.alarm_actions) == 0])
+    )
+    error_message = "Without an e-mail there must be no topic and no alarm action."
+  }
+}
+
+run "alarms_mail_when_an_address_is_given" {
+  command = plan
+
+  variables {
+    alarm_email = "ops@example.com"
+  }
+
+  assert {
+    condition     = aws_sns_topic_subscription.alarm_email[0].protocol == "email" && aws_sns_topic_subscription.alarm_email[0].endpoint == "ops@example.com" && aws_sns_topic_subscription.alarm_email[0].topic_arn == aws_sns_topic.alarms[0].arn
+    error_message = "The address must be subscribed to the alarms' topic."
+  }
+
+  assert {
+    condition = alltrue([
+      for a in [aws_cloudwatch_metric_alarm.target_5xx, aws_cloudwatch_metric_alarm.unhealthy_hosts, aws_cloudwatch_metric_alarm.dynamodb_throttled] :
+      a.alarm_actions == toset([aws_sns_topic.alarms[0].arn])
+    ])
+    error_message = "Every alarm must notify the topic."
+  }
+}
+
+run "http_redirects_to_https_with_a_certificate" {
+  command = plan
+
+  variables {
+    certificate_arn = "arn:aws:acm:us-east-1:123456789012:certificate/00000000-0000-0000-0000-000000000000"
+  }
+
+  assert {
+    condition = (
+      aws_lb_listener.http.default_action[0].type == "redirect" &&
+      aws_lb_listener.http.default_action[0].redirect[0].protocol == "HTTPS" &&
+      aws_lb_listener.http.default_action[0].redirect[0].port == "443" &&
+      aws_lb_listener.http.default_action[0].redirect[0].status_code == "HTTP_301"
+    )
+    error_message = "With a certificate, HTTP must redirect to HTTPS (301)."
+  }
+
+  assert {
+    condition     = aws_lb_listener.https[0].default_action[0].target_group_arn == aws_lb_target_group.app.arn
+    error_message = "HTTPS must forward to the instances."
+  }
+}
+
+run "http_forwards_without_a_certificate" {
+  command = plan
+
+  assert {
+    condition     = aws_lb_listener.http.default_action[0].type == "forward" && aws_lb_listener.http.default_action[0].target_group_arn == aws_lb_target_group.app.arn
+    error_message = "Without a certificate, HTTP must forward to the instances."
+  }
+
+  assert {
+    condition     = aws_lb.this.access_logs[0].enabled == false
+    error_message = "Access logs must be off without a bucket."
+  }
+}
+
+run "access_logs_go_to_the_given_bucket" {
+  command = plan
+
+  variables {
+    access_logs_bucket = "my-logs"
+  }
+
+  assert {
+    condition     = aws_lb.this.access_logs[0].enabled && aws_lb.this.access_logs[0].bucket == "my-logs" && aws_lb.this.access_logs[0].prefix == "candidates"
+    error_message = "A bucket must turn the access logs on, under the deployment's name."
+  }
+}
+
+run "rejects_thresholds_without_a_dead_band" {
+  command = plan
+
+  variables {
+    cpu_low_threshold = 60
+  }
+
+  expect_failures = [var.cpu_high_threshold]
 }

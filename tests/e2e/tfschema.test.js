@@ -303,3 +303,99 @@ test('the checker finds what terraform validate finds, on the same lines (AWS pr
     fs.rmSync(work, { recursive: true, force: true });
   }
 });
+
+// The instances' settings file, from each module's template rendered by
+// Terraform's own templatefile() with the variables the module passes it
+// (so a name the template needs and the module does not pass fails here).
+function renderTemplate(cloud, template, values) {
+  const dir = path.join(ROOT, 'infra', cloud);
+  const source = fs.readFileSync(path.join(dir, 'compute.tf'), 'utf8');
+  const call = new RegExp(`templatefile\\("\\$\\{path\\.module\\}/${template.replace('.', '\\.')}", \\{([^}]*)\\}`).exec(source);
+  assert.ok(call, `infra/${cloud}/compute.tf does not render ${template}`);
+  const keys = [...call[1].matchAll(/^\s*([a-z_]+)\s*=/gm)].map((m) => m[1]).sort();
+  assert.deepEqual(keys, Object.keys(values).sort(), `the variables infra/${cloud} passes to ${template}`);
+  const work = fs.mkdtempSync(path.join(os.tmpdir(), 'tfschema-render-'));
+  try {
+    const vars = Object.entries(values).map(([k, v]) => `${k} = ${JSON.stringify(v)}`).join(', ');
+    const r = spawnSync('terraform', ['console'], {
+      cwd: work, encoding: 'utf8', input: `jsonencode(templatefile("${path.join(dir, template)}", { ${vars} }))\n`,
+      env: { ...process.env, TF_CLI_CONFIG_FILE: '/dev/null' },
+    });
+    assert.equal(r.status, 0, `terraform console: ${r.stderr}`);
+    return JSON.parse(JSON.parse(r.stdout));
+  } finally {
+    fs.rmSync(work, { recursive: true, force: true });
+  }
+}
+
+test('Azure: the cloud-init user data writes /etc/default/candidates for Cosmos DB', { skip: NO_TERRAFORM }, (t) => {
+  const text = renderTemplate('azure', 'cloud_init.yaml.tftpl', {
+    endpoint: 'https://candidates-0123abcd.documents.azure.com:443/', database: 'CandidateDatabase',
+    container: 'Candidates', client_id: '11111111-2222-3333-4444-555555555555', threads: 16,
+  });
+  assert.match(text, /^#cloud-config\n/, 'cloud-init reads user data as cloud-config only with this first line');
+  // Debian's own YAML parser, as cloud-init (Python) reads it.
+  const r = spawnSync('/usr/bin/python3', ['-c', 'import json, sys, yaml; print(json.dumps(yaml.safe_load(sys.stdin)))'],
+    { input: text, encoding: 'utf8' });
+  if (r.status !== 0 && /No module named 'yaml'/.test(r.stderr)) {
+    t.diagnostic('python3-yaml is not installed: the YAML is not parsed');
+    return;
+  }
+  assert.equal(r.status, 0, r.stderr);
+  const doc = JSON.parse(r.stdout);
+  assert.deepEqual(Object.keys(doc), ['write_files']);
+  assert.equal(doc.write_files.length, 1);
+  const [file] = doc.write_files;
+  assert.equal(file.path, '/etc/default/candidates');
+  assert.equal(file.permissions, '0644');
+  assert.equal(file.owner, 'root:root');
+  assert.equal(file.content, [
+    'CANDIDATES_STORE=cosmos',
+    'COSMOS_ENDPOINT=https://candidates-0123abcd.documents.azure.com:443/',
+    'COSMOS_DATABASE_NAME=CandidateDatabase',
+    'COSMOS_CONTAINER_NAME=Candidates',
+    'AZURE_CLIENT_ID=11111111-2222-3333-4444-555555555555',
+    'CANDIDATES_THREADS=16',
+    '',
+  ].join('\n'));
+});
+
+const CAN_UNSHARE = process.getuid?.() === 0 && spawnSync('unshare', ['-m', 'true']).status === 0;
+
+test('GCP: the startup script passes shellcheck and writes /etc/default/candidates for Firestore', { skip: NO_TERRAFORM }, (t) => {
+  const script = renderTemplate('gcp', 'startup.sh.tftpl', { project: 'demo-project-1', database: '(default)', threads: 16 });
+  const work = fs.mkdtempSync(path.join(os.tmpdir(), 'tfschema-startup-'));
+  try {
+    fs.writeFileSync(path.join(work, 'startup.sh'), script);
+    if (spawnSync('sh', ['-c', 'command -v shellcheck']).status === 0) {
+      const r = spawnSync('shellcheck', [path.join(work, 'startup.sh')], { encoding: 'utf8' });
+      assert.equal(r.status, 0, `shellcheck:\n${r.stdout}`);
+    } else {
+      t.diagnostic('shellcheck is not installed: the script is not linted');
+    }
+    if (!CAN_UNSHARE) {
+      t.diagnostic('not root or no unshare: the script is not run');
+      return;
+    }
+    // Run for real in a mount namespace whose /etc/default is a fresh
+    // tmpfs, with a systemctl that records what it is asked.
+    fs.mkdirSync(path.join(work, 'bin'));
+    fs.writeFileSync(path.join(work, 'bin', 'systemctl'), `#!/bin/sh\necho "$@" >> ${work}/systemctl.log\n`, { mode: 0o755 });
+    const r = spawnSync('unshare', ['-m', 'sh', '-c',
+      `mount -t tmpfs tmpfs /etc/default && PATH=${work}/bin:$PATH sh ${work}/startup.sh && ` +
+      'ls -A /etc/default && stat -c "%a %U" /etc/default/candidates && cat /etc/default/candidates'], { encoding: 'utf8' });
+    assert.equal(r.status, 0, r.stderr);
+    assert.equal(r.stdout, [
+      'candidates', // no temporary file left behind
+      '644 root',
+      'CANDIDATES_STORE=firestore',
+      'GOOGLE_CLOUD_PROJECT=demo-project-1',
+      'FIRESTORE_DATABASE=(default)',
+      'CANDIDATES_THREADS=16',
+      '',
+    ].join('\n'));
+    assert.equal(fs.readFileSync(path.join(work, 'systemctl.log'), 'utf8'), 'try-restart candidates.service\n');
+  } finally {
+    fs.rmSync(work, { recursive: true, force: true });
+  }
+});

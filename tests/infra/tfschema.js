@@ -372,9 +372,7 @@ class Checker {
         const [type, name] = blk.labels;
         const kind = blk.type === 'resource' ? 'resources' : 'data';
         ctx.subject = blk.type === 'resource' ? `${type}.${name}` : `data.${type}.${name}`;
-        ctx.meta = { count: false, each: false };
-        for (const it of blk.body) if (it.kind === 'attr' && it.name === 'count') ctx.meta.count = true;
-        for (const it of blk.body) if (it.kind === 'attr' && it.name === 'for_each') ctx.meta.each = true;
+        ctx.meta = { ...this.decl[blk.type].get(`${type}.${name}`).meta };
         if (ctx.meta.count && ctx.meta.each) this.problem(file, blk.line, ctx.subject, 'count and for_each together');
         const provider = this.providerOf(type);
         const node = provider?.[kind][type];
@@ -411,7 +409,7 @@ class Checker {
         return;
       case 'locals':
         for (const it of blk.body) {
-          ctx.subject = `local.${it.name}`;
+          ctx.subject = `local.${it.name ?? it.type}`;
           if (it.kind === 'attr') this.refs(it, ctx);
           else this.problem(file, it.line, ctx.subject, 'a block inside locals');
         }
@@ -585,9 +583,10 @@ class Checker {
       this.refs(it, { ...ctx, meta: {} });
       return;
     }
+    // A provider's default configuration exists without a block of its own.
     const ids = it.expr.filter((t) => t.t === 'id').map((t) => t.v);
     const key = ids.join('.');
-    if (!this.aliases.has(key)) {
+    if (ids.length !== 1 && !this.aliases.has(key)) {
       this.problem(ctx.file, it.line, ctx.subject, `provider "${key}" is not configured`);
     }
   }

@@ -51,7 +51,7 @@ DEPS_BUILD = build-essential pkg-config libfcgi-dev libjson-c-dev \
 DEPS_RUN   = nginx lighttpd spawn-fcgi curl
 DEPS_TEST  = libcmocka-dev clang nodejs:node npm:npm shellcheck valgrind \
 	     libclang-rt-14-dev sqlite3 packer debootstrap openssl:openssl \
-	     haproxy iproute2:ip
+	     haproxy iproute2:ip gnuplot-nox
 DEPS_BENCH = wrk gnuplot-nox nodejs:node
 
 .PHONY: all run test check clang install clean deps deps-test unit e2e bench \

@@ -5,6 +5,7 @@
  * serves from a worker process it forks and replaces when it dies
  * (supervise.h).
  */
+#include <errno.h>
 #include <pthread.h>
 #include <signal.h>
 #include <stdio.h>
@@ -38,6 +39,7 @@ main(void)
 {
 	struct config	 cfg;
 	struct server	*server;
+	siginfo_t	 info;
 	sigset_t	 stop;
 	char		 err[512], id[ID_MAX];
 	int		 sig, status;
@@ -81,11 +83,21 @@ main(void)
 	log_line("candidates: serving on store %s with %ld threads",
 	    cfg.store->name, cfg.threads);
 
-	if (sigwait(&stop, &sig) != 0)
+	while ((sig = sigwaitinfo(&stop, &info)) == -1 && errno == EINTR)
+		continue;
+	if (sig == -1) {
 		sig = SIGTERM;
-	log_line("candidates: %s, finishing requests in flight",
-	    sig == SIGINT ? "SIGINT" : "SIGTERM");
-	server_drain(server);
+		info.si_pid = 0;
+	}
+	/*
+	 * From the app, the service is stopping: the listening socket goes
+	 * too. From anyone else, only this worker is: the app starts another
+	 * on the same socket, and connections wait in its backlog meanwhile.
+	 */
+	log_line("candidates: %s%s, finishing requests in flight",
+	    sig == SIGINT ? "SIGINT" : "SIGTERM", info.si_pid == getppid() ?
+	    "" : " to this worker alone");
+	server_drain(server, info.si_pid == getppid());
 	server_wait(server);
 	cfg.store->teardown();
 	log_line("candidates: stopped");

@@ -94,6 +94,7 @@ struct server {
 	pthread_mutex_t		 lock;		/* everything below */
 	pthread_cond_t		 exited;	/* a worker has exited */
 	int			 draining;
+	int			 deaf;		/* the listener left the epoll set */
 	long			 running;	/* workers not yet exited */
 	/*
 	 * idle[fd] is 1 while fd is a connection armed in the epoll set,
@@ -431,6 +432,19 @@ is_draining(struct server *s)
 	return d;
 }
 
+/* Arms the listening socket again, unless a drain took it away. */
+static void
+rearm_listener(struct server *s)
+{
+	int	 deaf;
+
+	pthread_mutex_lock(&s->lock);
+	deaf = s->deaf;
+	pthread_mutex_unlock(&s->lock);
+	if (!deaf && arm(s, LISTEN_FD, EPOLL_CTL_MOD) == -1)
+		log_line("epoll_ctl: listening socket: %s", strerror(errno));
+}
+
 static void
 take_new(struct worker *w)
 {
@@ -475,8 +489,7 @@ take_new(struct worker *w)
 	if (fd >= 0)
 		(void)poll(&first, 1, FIRST_REQUEST_MS);
 	/* Re-armed before serving, so other workers accept meanwhile. */
-	if (arm(s, LISTEN_FD, EPOLL_CTL_MOD) == -1)
-		log_line("epoll_ctl: listening socket: %s", strerror(errno));
+	rearm_listener(s);
 	if (fd >= 0)
 		serve_or_wait(w, fd, 0, first.revents & (POLLRDHUP | POLLHUP |
 		    POLLERR));
@@ -504,8 +517,7 @@ resume_accepting(struct server *s)
 	if (read(s->pausefd, &expirations, sizeof(expirations)) !=
 	    (ssize_t)sizeof(expirations))
 		return;
-	if (arm(s, LISTEN_FD, EPOLL_CTL_MOD) == -1)
-		log_line("epoll_ctl: listening socket: %s", strerror(errno));
+	rearm_listener(s);
 }
 
 static void *
@@ -772,7 +784,7 @@ server_start(struct server **out, const struct config *cfg,
 			pthread_mutex_unlock(&s->lock);
 			snprintf(err, errlen, "pthread_create: %s",
 			    strerror(rc));
-			server_drain(s);
+			server_drain(s, 0);
 			server_wait(s);
 			return -1;
 		}
@@ -783,7 +795,7 @@ server_start(struct server **out, const struct config *cfg,
 }
 
 void
-server_drain(struct server *s)
+server_drain(struct server *s, int stopping)
 {
 	uint64_t	 one = 1;
 	size_t		 fd;
@@ -794,14 +806,22 @@ server_drain(struct server *s)
 	s->draining = 1;
 	/*
 	 * A shut listening socket refuses new connections at once (queued
-	 * ones are still served, see take_new). Connections idle or still
-	 * waiting for their request, and those a worker is reading a
-	 * request from, are shut for reading: a request that had arrived
-	 * is still served (queued bytes are read first), then closed like
-	 * every other, so the web server sees them end; one that had not
-	 * is not in flight, and ends.
+	 * ones are still served, see take_new). But it is the app's, shared
+	 * with the workers it starts after this one: when only this worker
+	 * stops, it just stops listening. Connections idle or still waiting
+	 * for their request, and those a worker is reading a request from,
+	 * are shut for reading: a request that had arrived is still served
+	 * (queued bytes are read first), then closed like every other, so
+	 * the web server sees them end; one that had not is not in flight,
+	 * and ends.
 	 */
-	shutdown(LISTEN_FD, SHUT_RDWR);
+	if (stopping)
+		shutdown(LISTEN_FD, SHUT_RDWR);
+	else {
+		s->deaf = 1;
+		if (epoll_ctl(s->epfd, EPOLL_CTL_DEL, LISTEN_FD, NULL) == -1)
+			log_line("drain: epoll_ctl: %s", strerror(errno));
+	}
 	for (fd = 0; fd < s->nidle; fd++)
 		if (s->idle[fd])
 			shutdown((int)fd, SHUT_RD);

@@ -32,11 +32,13 @@ int	server_start(struct server **out, const struct config *cfg,
 	    const char *instance_id, char *err, size_t errlen);
 /*
  * Stops accepting and ends idle kept connections and those still waiting
- * for their request: workers finish the requests in hand and any that
- * had already arrived, then exit. Safe to call once, from the thread
- * that took the signal.
+ * for their request: workers finish the requests in hand, then exit.
+ * When the service is stopping, the listening socket is shut, refusing
+ * new connections, and those already queued are served; otherwise (this
+ * worker alone is) it is left as it is for the next worker, queue and
+ * all. Safe to call once, from the thread that took the signal.
  */
-void	server_drain(struct server *);
+void	server_drain(struct server *, int stopping);
 /*
  * Waits for every worker and frees everything. A worker still holding a
  * connection after the drain's grace period (the longest a store call

@@ -709,6 +709,140 @@ describe('dynamodb: faults injected by the proxy', () => {
   });
 });
 
+describe('dynamodb: one deadline for a whole listing, and a retry quota', () => {
+  let db, proxy;
+
+  before(async () => {
+    db = await startDynalite();
+    proxy = await startProxy({ registry: fx.registry, upstreamPort: db.port, region: REGION,
+      certs: fx.certs });
+    // Twelve pages: a Scan page is cut at 1 MB.
+    await bulkWrite(db.endpoint, TABLE, Array.from({ length: 6000 }, (_, i) =>
+      `page-filler-${String(i).padStart(5, '0')}-${'x'.repeat(2000)}`));
+  });
+  after(async () => {
+    await proxy?.stop();
+    await db?.stop();
+  });
+
+  it('a slow Scan page after page: 503 at the listing\'s deadline, not page times pages', async (t) => {
+    const LIST_MS = 1500;
+    const stack = await stackWith(appEnv({ CANDIDATES_LIST_TIMEOUT_MS: String(LIST_MS) },
+      { proxy }));
+    try {
+      const full = await listNames(stack.url);
+      const pages = seen(proxy, 'Scan');
+      assert.ok(pages >= 5, `only ${pages} Scan pages: the test needs several`);
+      // Each page alone is well within CANDIDATES_TIMEOUT_MS (2 s); all of
+      // them are not within the listing's 1.5 s.
+      proxy.inject('delay', { op: 'Scan', ms: 400, count: 1000 });
+      const n0 = seen(proxy, 'Scan');
+      const [res, ms] = await timed(() => request(stack.url, 'GET', '/candidates',
+        { timeoutMs: 30000 }));
+      const scans = seen(proxy, 'Scan') - n0;
+      proxy.clearFaults();
+      expectJson(res, 503, { error: 'store unavailable' });
+      t.diagnostic(`${full.length} names in ${pages} pages; with each page 400 ms late: 503 ` +
+        `after ${ms} ms and ${scans} Scan requests (CANDIDATES_LIST_TIMEOUT_MS=${LIST_MS})`);
+      assert.ok(ms >= LIST_MS - 100 && ms <= LIST_MS + SLACK_MS, `503 after ${ms} ms`);
+      await waitForLog(stack, /GET \/candidates: 503 list: dynamodb Scan/);
+    } finally {
+      await stack.stop();
+    }
+  });
+
+  it('an outage spends the retry quota: then each request makes one attempt', async (t) => {
+    const stack = await stackWith(appEnv({ CANDIDATES_THREADS: '4' }, { proxy }));
+    try {
+      proxy.inject('error', { op: 'Query', error: 'InternalServerError', count: 100000 });
+      const n0 = seen(proxy, 'Query');
+      const REQUESTS = 120;
+      for (let i = 0; i < REQUESTS; i++) {
+        const res = await request(stack.url, 'GET', `/candidate/outage-${i}`);
+        expectJson(res, 503, { error: 'store unavailable' });
+      }
+      const attempts = seen(proxy, 'Query') - n0;
+      proxy.clearFaults();
+      // 500 tokens at 5 a retry: 100 retries in all, then none.
+      const RETRIES = 500 / 5;
+      t.diagnostic(`${REQUESTS} requests in an outage: ${attempts} attempts ` +
+        `(${attempts - REQUESTS} retries; without a quota ${REQUESTS * MAX_ATTEMPTS})`);
+      assert.equal(attempts, REQUESTS + RETRIES);
+      await waitForLog(stack, /retry quota spent/);
+      // Successes fill the bucket again, one token each.
+      expectText(await request(stack.url, 'GET', '/candidate/after-outage'), 404, 'Not Found');
+    } finally {
+      await stack.stop();
+    }
+  });
+});
+
+describe('dynamodb: the metadata service is never asked through a proxy', () => {
+  it('http_proxy and ALL_PROXY carry the store\'s calls, never IMDS\'s', async (t) => {
+    // A forward proxy that tunnels CONNECT and relays plain requests, and
+    // records both: as every HTTP proxy would, it could reach IMDS.
+    const seenBy = { connect: [], plain: [] };
+    const relay = http.createServer((req, res) => {
+      seenBy.plain.push(req.url);
+      const u = new URL(req.url);
+      const up = http.request({ host: u.hostname, port: u.port, path: u.pathname + u.search,
+        method: req.method, headers: req.headers }, (r) => {
+        res.writeHead(r.statusCode, r.headers);
+        r.pipe(res);
+      });
+      up.on('error', () => res.destroy());
+      req.pipe(up);
+    });
+    relay.on('connect', (req, sock, head) => {
+      seenBy.connect.push(req.url);
+      const [host, port] = req.url.split(':');
+      const up = net.connect(Number(port), host, () => {
+        sock.write('HTTP/1.1 200 Connection Established\r\n\r\n');
+        up.write(head);
+        up.pipe(sock);
+        sock.pipe(up);
+      });
+      up.on('error', () => sock.destroy());
+      sock.on('error', () => up.destroy());
+    });
+    await new Promise((r) => relay.listen(0, '127.0.0.1', r));
+    const proxyUrl = `http://127.0.0.1:${relay.address().port}`;
+    const imds = await startImds({ registry: fx.registry, region: REGION,
+      instanceId: 'i-0direct000000000' });
+    let stack;
+    try {
+      for (const v of ['http_proxy', 'HTTPS_PROXY', 'ALL_PROXY']) {
+        seenBy.connect.length = 0;
+        seenBy.plain.length = 0;
+        const calls0 = imds.total;
+        stack = await stackWith(appEnv({ [v]: proxyUrl, NO_PROXY: '', no_proxy: '' },
+          { creds: null, imds }));
+        expectJson(await request(stack.url, 'GET', '/gtg?details'), 200,
+          { connected: 'true', 'instance-id': 'i-0direct000000000' });
+        expectJson(await request(stack.url, 'POST', `/candidate/via-${v}`), 200,
+          { CandidateName: `via-${v}` });
+        await stack.stop();
+        const imdsCalls = imds.total - calls0;
+        t.diagnostic(`${v}: IMDS answered ${imdsCalls} calls directly; the proxy saw ` +
+          `${seenBy.connect.length} CONNECT and ${seenBy.plain.length} plain requests`);
+        assert.ok(imdsCalls >= 3, `${v}: IMDS was asked ${imdsCalls} times`);
+        // (stack.sh's own readiness check, curl, takes the proxy too.)
+        assert.deepEqual(seenBy.plain.filter((u) => u.startsWith(imds.url)), [],
+          `${v}: metadata calls went through the proxy`);
+        // HTTPS to the store goes through the proxy, as the SDKs' does
+        // (http_proxy is for http:// only, in libcurl as in the SDKs).
+        if (v !== 'http_proxy') {
+          assert.ok(seenBy.connect.length >= 1, `${v}: the store's calls ignored the proxy`);
+        }
+      }
+    } finally {
+      await stack?.stop();
+      await imds.stop();
+      await new Promise((r) => relay.close(r));
+    }
+  });
+});
+
 describe('dynamodb: TLS peers are verified', () => {
   let otherCa;
   before(() => {

@@ -28,6 +28,11 @@ void	buf_init_secret(struct buf *b, size_t max);
 /* Appends; on failure frees the contents and returns -1. */
 int	buf_add(struct buf *b, const void *p, size_t n) WARN_UNUSED;
 int	buf_addstr(struct buf *b, const char *s) WARN_UNUSED;
+/*
+ * Makes room for n more bytes and counts them in: the caller writes
+ * exactly n bytes at the pointer returned. NULL as buf_add fails.
+ */
+char	*buf_extend(struct buf *b, size_t n) WARN_UNUSED;
 int	buf_printf(struct buf *b, const char *fmt, ...) WARN_UNUSED
 	    __attribute__((format(printf, 2, 3)));
 /* Empties the buffer, keeping its memory for reuse. */

@@ -83,8 +83,8 @@ set_candidate(struct response *resp, const char *name, size_t len, int list)
 		set_out_of_memory(resp);
 		return;
 	}
-	if ((list && buf_add(&resp->body, "[", 1) == -1) ||
-	    render_candidate(&resp->body, scratch, name, len) == -1 ||
+	if (render_candidate(&resp->body, scratch, name, len, list ? '[' :
+	    '\0') == -1 ||
 	    (list && buf_add(&resp->body, "]", 1) == -1) ||
 	    buf_add(&resp->body, "\n", 1) == -1)
 		set_out_of_memory(resp);
@@ -141,10 +141,10 @@ list_one(void *arg, const char *name, size_t len)
 	struct listing	*l = arg;
 
 	/* A name someone else stored as invalid UTF-8 would break the JSON. */
-	if (name_validate(name, len) == NAME_BAD_UTF8)
+	if (!utf8_valid(name, len))
 		return 0;
-	if (buf_add(l->body, l->count == 0 ? "[" : ",", 1) == -1 ||
-	    render_candidate(l->body, l->scratch, name, len) == -1) {
+	if (render_candidate(l->body, l->scratch, name, len, l->count == 0 ?
+	    '[' : ',') == -1) {
 		l->failed = 1;
 		return -1;
 	}

@@ -1,5 +1,6 @@
 #include "name.h"
 
+#include <stdint.h>
 #include <string.h>
 
 #include "pct.h"
@@ -88,6 +89,34 @@ name_validate(const char *name, size_t len)
 	    memcmp(name + len - 2, "__", 2) == 0)
 		return NAME_UNDERSCORES;
 	return NAME_OK;
+}
+
+int
+utf8_valid(const char *s, size_t len)
+{
+	const unsigned char	*u = (const unsigned char *)s;
+	size_t			 i = 0, n;
+	unsigned long		 cp;
+	uint64_t		 w;
+
+	while (i < len) {
+		/* Eight ASCII bytes have no high bit among them. */
+		if (len - i >= 8) {
+			memcpy(&w, u + i, 8);
+			if ((w & 0x8080808080808080ULL) == 0) {
+				i += 8;
+				continue;
+			}
+		}
+		if (u[i] < 0x80) {
+			i++;
+			continue;
+		}
+		if ((n = utf8_seq(u + i, len - i, &cp)) == 0)
+			return 0;
+		i += n;
+	}
+	return 1;
 }
 
 size_t

@@ -32,6 +32,11 @@ enum name_err	name_decode(const char *src, size_t len, char *dst,
 /* Checks a decoded name. */
 enum name_err	name_validate(const char *name, size_t len);
 /*
+ * Whether s[0..len) is well-formed UTF-8: what a listing asks of a name
+ * another writer stored, so runs of ASCII are checked eight bytes a time.
+ */
+int		utf8_valid(const char *s, size_t len);
+/*
  * Replaces each byte of s[0..len) that is not part of well-formed UTF-8
  * with '?', so text from outside (a host name) renders as valid JSON.
  * Returns how many bytes it replaced.

@@ -42,11 +42,54 @@ add_json_string(struct buf *b, struct json_object *scratch, const char *s,
 	return buf_add(b, out, outlen);
 }
 
+/*
+ * Bytes json-c escapes (with NOSLASHESCAPE): control characters, the
+ * quote and the backslash. Every other byte, UTF-8 included, it copies as
+ * it is, and so may we.
+ */
+static const unsigned char needs_escape[256] = {
+	[0x00] = 1, [0x01] = 1, [0x02] = 1, [0x03] = 1, [0x04] = 1, [0x05] = 1,
+	[0x06] = 1, [0x07] = 1, [0x08] = 1, [0x09] = 1, [0x0a] = 1, [0x0b] = 1,
+	[0x0c] = 1, [0x0d] = 1, [0x0e] = 1, [0x0f] = 1, [0x10] = 1, [0x11] = 1,
+	[0x12] = 1, [0x13] = 1, [0x14] = 1, [0x15] = 1, [0x16] = 1, [0x17] = 1,
+	[0x18] = 1, [0x19] = 1, [0x1a] = 1, [0x1b] = 1, [0x1c] = 1, [0x1d] = 1,
+	[0x1e] = 1, [0x1f] = 1, ['"'] = 1, ['\\'] = 1,
+};
+
+static int
+plain(const char *s, size_t len)
+{
+	size_t	 i;
+
+	for (i = 0; i < len; i++)
+		if (needs_escape[(unsigned char)s[i]])
+			return 0;
+	return 1;
+}
+
 int
 render_candidate(struct buf *b, struct json_object *scratch, const char *name,
-    size_t len)
+    size_t len, char before)
 {
-	if (buf_addstr(b, "{\"CandidateName\":") == -1 ||
+	static const char	 head[] = "{\"CandidateName\":\"";
+	size_t			 nb = before != '\0', nh = sizeof(head) - 1;
+	char			*p;
+
+	/*
+	 * Names are almost always plain: one copy of what json-c would have
+	 * written, the separator and the object's braces around it.
+	 */
+	if (plain(name, len)) {
+		if ((p = buf_extend(b, nb + nh + len + 2)) == NULL)
+			return -1;
+		*p = before;
+		memcpy(p + nb, head, nh);
+		memcpy(p + nb + nh, name, len);
+		memcpy(p + nb + nh + len, "\"}", 2);
+		return 0;
+	}
+	if (buf_add(b, &before, nb) == -1 ||
+	    buf_add(b, head, nh - 1) == -1 ||
 	    add_json_string(b, scratch, name, len) == -1)
 		return -1;
 	return buf_add(b, "}", 1);

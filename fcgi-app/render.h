@@ -11,9 +11,12 @@
 
 struct json_object;
 
-/* {"CandidateName":"<name>"}, with no newline: an item of a listing. */
+/*
+ * before (unless '\0'), then {"CandidateName":"<name>"} with no newline:
+ * an item of a listing ('[' or ',' before it), or of a list of one.
+ */
 int	render_candidate(struct buf *, struct json_object *scratch,
-	    const char *name, size_t len) WARN_UNUSED;
+	    const char *name, size_t len, char before) WARN_UNUSED;
 /* {"connected":"true","instance-id":"<id>"}\n */
 int	render_details(struct buf *, const char *instance_id) WARN_UNUSED;
 /* {"error":"<message>"}\n */

@@ -201,6 +201,40 @@ test_scrub(void **state)
 	}
 }
 
+/*
+ * utf8_valid takes eight ASCII bytes at a time: every byte pair, after
+ * ASCII runs that put it at each place in a word and across words, is
+ * judged as the byte-by-byte decoder judges it.
+ */
+static void
+test_utf8_valid(void **state)
+{
+	static const size_t	 lead[] = { 0, 1, 6, 7, 8, 15 };
+	char			 s[32], copy[32];
+	size_t			 k, len;
+	int			 a, b, want;
+
+	(void)state;
+	for (k = 0; k < sizeof(lead) / sizeof(lead[0]); k++)
+		for (a = 0; a < 256; a++)
+			for (b = 0; b < 256; b++) {
+				memset(s, 'x', lead[k]);
+				s[lead[k]] = (char)a;
+				s[lead[k] + 1] = (char)b;
+				memset(s + lead[k] + 2, 'y', 9);
+				len = lead[k] + 11;
+				memcpy(copy, s, len);
+				want = utf8_scrub(copy, len) == 0;
+				if (utf8_valid(s, len) != want)
+					fail_msg("%zu ASCII bytes, then %02x %02x: "
+					    "%d, want %d", lead[k], a, b, !want,
+					    want);
+			}
+	assert_int_equal(utf8_valid("", 0), 1);
+	assert_int_equal(utf8_valid("abcdefgh\xff", 9), 0);
+	assert_int_equal(utf8_valid("abcdefgh\xc3\xa9", 10), 1);
+}
+
 static void
 test_messages(void **state)
 {
@@ -221,6 +255,7 @@ main(void)
 		cmocka_unit_test(test_lengths),
 		cmocka_unit_test(test_exhaustive),
 		cmocka_unit_test(test_scrub),
+		cmocka_unit_test(test_utf8_valid),
 		cmocka_unit_test(test_messages),
 	};
 

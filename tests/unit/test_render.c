@@ -201,7 +201,7 @@ test_candidate(void **state)
 
 		snprintf(want, sizeof(want), ITEM("%s"), r->out);
 		buf_init(&b, 1024);
-		if (render_candidate(&b, scratch, r->in, r->len) == -1)
+		if (render_candidate(&b, scratch, r->in, r->len, '\0') == -1)
 			ROW_FAIL(r->line, "render_candidate failed");
 		check(r->line, &b, want, "CandidateName", r->in, r->len,
 		    r->valid);
@@ -227,7 +227,8 @@ test_candidate_longest(void **state)
 	snprintf(want + n, sizeof(want) - n, "\"}");
 	assert_non_null(scratch = render_scratch());
 	buf_init(&b, 4096);
-	assert_int_equal(render_candidate(&b, scratch, name, sizeof(name)), 0);
+	assert_int_equal(render_candidate(&b, scratch, name, sizeof(name),
+	    '\0'), 0);
 	check(__LINE__, &b, want, "CandidateName", name, sizeof(name), 1);
 	buf_free(&b);
 	render_scratch_free(scratch);
@@ -244,14 +245,55 @@ test_append(void **state)
 	(void)state;
 	assert_non_null(scratch = render_scratch());
 	buf_init(&b, 1024);
-	assert_int_equal(buf_add(&b, "[", 1), 0);
-	assert_int_equal(render_candidate(&b, scratch, "a", 1), 0);
-	assert_int_equal(buf_add(&b, ",", 1), 0);
-	assert_int_equal(render_candidate(&b, scratch, "b\"", 2), 0);
+	assert_int_equal(render_candidate(&b, scratch, "a", 1, '['), 0);
+	assert_int_equal(render_candidate(&b, scratch, "b\"", 2, ','), 0);
 	assert_int_equal(buf_add(&b, "]", 1), 0);
 	assert_int_equal(b.len, sizeof(want) - 1);
 	assert_memory_equal(b.data, want, b.len);
 	buf_free(&b);
+	render_scratch_free(scratch);
+}
+
+/*
+ * Plain names are copied, not given to json-c: for every byte alone and
+ * between others, the copy is what json-c writes, byte for byte. The two
+ * paths must never disagree, or one name would list two ways.
+ */
+static void
+test_same_as_json_c(void **state)
+{
+	struct json_object	*scratch, *o;
+	struct buf		 b;
+	char			 in[4], want[64];
+	int			 c, shape;
+
+	(void)state;
+	assert_non_null(scratch = render_scratch());
+	for (shape = 0; shape < 3; shape++)
+		for (c = 0; c < 256; c++) {
+			size_t	 n = 0;
+
+			if (shape > 0)
+				in[n++] = 'a';
+			in[n++] = (char)c;
+			if (shape > 1)
+				in[n++] = 'z';
+			assert_non_null(o = json_object_new_string_len(in,
+			    (int)n));
+			snprintf(want, sizeof(want), ",{\"CandidateName\":%s}",
+			    json_object_to_json_string_ext(o,
+			    JSON_C_TO_STRING_PLAIN |
+			    JSON_C_TO_STRING_NOSLASHESCAPE));
+			json_object_put(o);
+			buf_init(&b, 1024);
+			assert_int_equal(render_candidate(&b, scratch, in, n, ','),
+			    0);
+			if (b.len != strlen(want) ||
+			    memcmp(b.data, want, b.len) != 0)
+				fail_msg("byte 0x%02x, shape %d: '%s', json-c '%s'",
+				    c, shape, b.data, want);
+			buf_free(&b);
+		}
 	render_scratch_free(scratch);
 }
 
@@ -286,7 +328,7 @@ test_ceiling(void **state)
 	for (i = 0; i < sizeof(rows_max) / sizeof(rows_max[0]); i++) {
 		buf_init(&b, rows_max[i].max);
 		if (rows_max[i].what == 0)
-			rc = render_candidate(&b, scratch, "ab", 2);
+			rc = render_candidate(&b, scratch, "ab", 2, '\0');
 		else if (rows_max[i].what == 1)
 			rc = render_details(&b, "ab");
 		else
@@ -310,6 +352,7 @@ main(void)
 		cmocka_unit_test(test_candidate),
 		cmocka_unit_test(test_candidate_longest),
 		cmocka_unit_test(test_append),
+		cmocka_unit_test(test_same_as_json_c),
 		cmocka_unit_test(test_ceiling),
 	};
 

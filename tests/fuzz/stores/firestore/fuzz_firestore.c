@@ -262,7 +262,8 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		    sizeof(err));
 		CHECK(next.len == 0 || p == FIRESTORE_PARSED, "token with %d",
 		    p);
-		CHECK(next.len <= FIRESTORE_TOKEN_MAX, "token of %zu", next.len);
+		CHECK(next.len <= FIRESTORE_TOKEN_MAX, "token of %zu",
+		    next.len);
 		for (k = 0; k < next.len; k++)
 			CHECK((unsigned char)next.data[k] > 0x20 &&
 			    (unsigned char)next.data[k] < 0x7f, "token byte");

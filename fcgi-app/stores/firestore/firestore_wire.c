@@ -1,0 +1,474 @@
+#include "firestore_wire.h"
+
+#include <limits.h>
+#include <stdio.h>
+#include <string.h>
+
+#include <json-c/json.h>
+
+/* Firestore's answers nest four deep; more is not Firestore. */
+#define PARSE_DEPTH	16
+
+static int
+lower_digit(char c)
+{
+	return (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9');
+}
+
+int
+firestore_check_project(const char *s, size_t len, char *err, size_t errlen)
+{
+	size_t	 i;
+
+	if (len < 6 || len > 30) {
+		snprintf(err, errlen, "a project id has 6 to 30 characters");
+		return -1;
+	}
+	for (i = 0; i < len; i++)
+		if (!lower_digit(s[i]) && s[i] != '-') {
+			snprintf(err, errlen, "a project id holds only a-z, "
+			    "0-9 and -");
+			return -1;
+		}
+	if (s[0] < 'a' || s[0] > 'z' || s[len - 1] == '-') {
+		snprintf(err, errlen, "a project id starts with a letter and "
+		    "does not end with -");
+		return -1;
+	}
+	return 0;
+}
+
+/* 8-4-4-4-12 hexadecimal digits. */
+static int
+uuid_like(const char *s, size_t len)
+{
+	size_t	 i;
+
+	if (len != 36)
+		return 0;
+	for (i = 0; i < len; i++) {
+		if (i == 8 || i == 13 || i == 18 || i == 23) {
+			if (s[i] != '-')
+				return 0;
+		} else if (!((s[i] >= '0' && s[i] <= '9') ||
+		    (s[i] >= 'a' && s[i] <= 'f')))
+			return 0;
+	}
+	return 1;
+}
+
+int
+firestore_check_database(const char *s, size_t len, char *err,
+    size_t errlen)
+{
+	size_t	 i;
+
+	if (len == strlen(FIRESTORE_DEFAULT_DB) &&
+	    memcmp(s, FIRESTORE_DEFAULT_DB, len) == 0)
+		return 0;
+	if (len < 4 || len > 63) {
+		snprintf(err, errlen, "a database id is (default) or has 4 to "
+		    "63 characters");
+		return -1;
+	}
+	for (i = 0; i < len; i++)
+		if (!lower_digit(s[i]) && s[i] != '-') {
+			snprintf(err, errlen, "a database id holds only a-z, "
+			    "0-9 and -");
+			return -1;
+		}
+	if (s[0] < 'a' || s[0] > 'z' || !lower_digit(s[len - 1])) {
+		snprintf(err, errlen, "a database id starts with a letter and "
+		    "ends with a letter or digit");
+		return -1;
+	}
+	if (uuid_like(s, len)) {
+		snprintf(err, errlen, "a database id is not shaped like a "
+		    "UUID");
+		return -1;
+	}
+	return 0;
+}
+
+/* Appends n bytes with all but A-Z a-z 0-9 - . _ ~ as %XX. */
+static int
+pct_encode(struct buf *b, const char *p, size_t n)
+{
+	static const char	 hex[] = "0123456789ABCDEF";
+	char			 chunk[96];
+	size_t			 i, o = 0;
+
+	for (i = 0; i < n; i++) {
+		unsigned char c = (unsigned char)p[i];
+
+		if ((c >= 'A' && c <= 'Z') || (c >= 'a' && c <= 'z') ||
+		    (c >= '0' && c <= '9') || c == '-' || c == '.' ||
+		    c == '_' || c == '~')
+			chunk[o++] = (char)c;
+		else {
+			chunk[o++] = '%';
+			chunk[o++] = hex[c >> 4];
+			chunk[o++] = hex[c & 15];
+		}
+		if (o > sizeof(chunk) - 3) {
+			if (buf_add(b, chunk, o) == -1)
+				return -1;
+			o = 0;
+		}
+	}
+	return buf_add(b, chunk, o);
+}
+
+int
+firestore_collection_path(struct buf *b, const char *project,
+    const char *database)
+{
+	return buf_printf(b, "projects/%s/databases/%s/documents/"
+	    FIRESTORE_COLLECTION, project, database);
+}
+
+int
+firestore_doc_path(struct buf *b, const char *project, const char *database,
+    const char *name, size_t len)
+{
+	if (len == 0) {
+		buf_free(b);
+		return -1;
+	}
+	if (firestore_collection_path(b, project, database) == -1 ||
+	    buf_add(b, "/", 1) == -1)
+		return -1;
+	return pct_encode(b, name, len);
+}
+
+int
+firestore_put_body(struct buf *b, const char *name, size_t len)
+{
+	struct json_object	*o, *fields, *value;
+	const char		*s;
+	size_t			 n = 0;
+	int			 rc = -1;
+
+	if (len > INT_MAX)
+		return -1;
+	o = json_object_new_object();
+	fields = json_object_new_object();
+	value = json_object_new_object();
+	if (o == NULL || fields == NULL || value == NULL) {
+		json_object_put(o);
+		json_object_put(fields);
+		json_object_put(value);
+		return -1;
+	}
+	/* Each add hands its value over, even when it fails. */
+	if (json_object_object_add(o, "fields", fields) != 0) {
+		json_object_put(fields);
+		json_object_put(value);
+		goto out;
+	}
+	if (json_object_object_add(fields, FIRESTORE_FIELD, value) != 0) {
+		json_object_put(value);
+		goto out;
+	}
+	if (json_object_object_add(value, "stringValue",
+	    json_object_new_string_len(name, (int)len)) != 0)
+		goto out;
+	s = json_object_to_json_string_length(o, JSON_C_TO_STRING_PLAIN |
+	    JSON_C_TO_STRING_NOSLASHESCAPE, &n);
+	rc = s == NULL ? -1 : buf_add(b, s, n);
+out:
+	json_object_put(o);
+	return rc;
+}
+
+int
+firestore_list_query(struct buf *b, unsigned page_size, const char *token,
+    size_t toklen)
+{
+	if (page_size == 0 || buf_printf(b, "pageSize=%u", page_size) == -1)
+		return -1;
+	if (token == NULL)
+		return 0;
+	if (toklen == 0 || buf_addstr(b, "&pageToken=") == -1)
+		return -1;
+	return pct_encode(b, token, toklen);
+}
+
+/*
+ * The whole of body as one JSON object, strictly: nothing after it, valid
+ * UTF-8 throughout. NULL with the reason in err otherwise.
+ */
+static struct json_object *
+parse_object(const char *body, size_t len, char *err, size_t errlen)
+{
+	struct json_tokener	*tok;
+	struct json_object	*o;
+
+	if (body == NULL || len > INT_MAX) {
+		snprintf(err, errlen, "no answer body");
+		return NULL;
+	}
+	if ((tok = json_tokener_new_ex(PARSE_DEPTH)) == NULL) {
+		snprintf(err, errlen, "out of memory");
+		return NULL;
+	}
+	json_tokener_set_flags(tok, JSON_TOKENER_STRICT |
+	    JSON_TOKENER_VALIDATE_UTF8);
+	o = json_tokener_parse_ex(tok, body, (int)len);
+	if (o == NULL || json_tokener_get_error(tok) != json_tokener_success ||
+	    json_tokener_get_parse_end(tok) != len ||
+	    !json_object_is_type(o, json_type_object)) {
+		snprintf(err, errlen, "answer is not a JSON object (%s)",
+		    o == NULL || json_tokener_get_error(tok) !=
+		    json_tokener_success ? json_tokener_error_desc(
+		    json_tokener_get_error(tok)) : "wrong type or trailing "
+		    "bytes");
+		json_object_put(o);
+		o = NULL;
+	}
+	json_tokener_free(tok);
+	return o;
+}
+
+/* The length of the segment at s (up to '/' or the end). */
+static size_t
+segment(const char *s, size_t n)
+{
+	const char	*slash = memchr(s, '/', n);
+
+	return slash == NULL ? n : (size_t)(slash - s);
+}
+
+/*
+ * The id of a document name projects/{p}/databases/{d}/documents/
+ * candidates/{id}: *id and *idlen, or -1 when name is not of that shape.
+ */
+static int
+doc_id(const char *name, size_t n, const char **id, size_t *idlen)
+{
+	static const char	*const fixed[] = { "projects", NULL,
+	    "databases", NULL, "documents", FIRESTORE_COLLECTION };
+	size_t			 i, k;
+
+	for (i = 0; i < sizeof(fixed) / sizeof(fixed[0]); i++) {
+		k = segment(name, n);
+		if (k == 0 || k == n || (fixed[i] != NULL &&
+		    (k != strlen(fixed[i]) || memcmp(name, fixed[i], k) != 0)))
+			return -1;
+		name += k + 1;
+		n -= k + 1;
+	}
+	if (n == 0 || memchr(name, '/', n) != NULL)
+		return -1;
+	*id = name;
+	*idlen = n;
+	return 0;
+}
+
+/* The id in the "name" of document o, or -1. */
+static int
+name_of(struct json_object *o, const char **id, size_t *idlen)
+{
+	struct json_object	*v;
+
+	if (!json_object_is_type(o, json_type_object) ||
+	    !json_object_object_get_ex(o, "name", &v) ||
+	    !json_object_is_type(v, json_type_string))
+		return -1;
+	return doc_id(json_object_get_string(v),
+	    (size_t)json_object_get_string_len(v), id, idlen);
+}
+
+enum firestore_parse
+firestore_parse_doc(const char *body, size_t len, const char *name,
+    size_t namelen, char *err, size_t errlen)
+{
+	struct json_object	*o;
+	const char		*id;
+	size_t			 idlen;
+	enum firestore_parse	 rc = FIRESTORE_GARBAGE;
+
+	if ((o = parse_object(body, len, err, errlen)) == NULL)
+		return FIRESTORE_GARBAGE;
+	if (name_of(o, &id, &idlen) == -1)
+		snprintf(err, errlen, "answer is not a document of the "
+		    FIRESTORE_COLLECTION " collection");
+	else if (idlen != namelen || memcmp(id, name, idlen) != 0)
+		snprintf(err, errlen, "answer is another document");
+	else
+		rc = FIRESTORE_PARSED;
+	json_object_put(o);
+	return rc;
+}
+
+enum firestore_parse
+firestore_parse_list(const char *body, size_t len, store_name_fn fn,
+    void *ctx, struct buf *next, char *err, size_t errlen)
+{
+	struct json_object	*o, *docs = NULL, *tok = NULL;
+	enum firestore_parse	 rc = FIRESTORE_GARBAGE;
+	const char		*id, *t;
+	size_t			 i, n = 0, idlen, tlen = 0;
+
+	buf_reset(next);
+	if ((o = parse_object(body, len, err, errlen)) == NULL)
+		return FIRESTORE_GARBAGE;
+	if (json_object_object_get_ex(o, "documents", &docs) &&
+	    !json_object_is_type(docs, json_type_array)) {
+		snprintf(err, errlen, "list answer's documents is not an "
+		    "array");
+		goto out;
+	}
+	if (json_object_object_get_ex(o, "nextPageToken", &tok)) {
+		if (!json_object_is_type(tok, json_type_string)) {
+			snprintf(err, errlen, "list answer's nextPageToken is "
+			    "not a string");
+			goto out;
+		}
+		t = json_object_get_string(tok);
+		tlen = (size_t)json_object_get_string_len(tok);
+		for (i = 0; i < tlen; i++)
+			if ((unsigned char)t[i] <= 0x20 ||
+			    (unsigned char)t[i] >= 0x7f)
+				break;
+		if (i < tlen || tlen > FIRESTORE_TOKEN_MAX) {
+			snprintf(err, errlen, "list answer's nextPageToken is "
+			    "not a page token");
+			goto out;
+		}
+	}
+	if (docs != NULL)
+		n = json_object_array_length(docs);
+	/* Every document is checked before the first name is handed on. */
+	for (i = 0; i < n; i++)
+		if (name_of(json_object_array_get_idx(docs, i), &id,
+		    &idlen) == -1) {
+			snprintf(err, errlen, "list answer's document %zu is "
+			    "not in the " FIRESTORE_COLLECTION " collection",
+			    i);
+			goto out;
+		}
+	for (i = 0; i < n; i++) {
+		if (name_of(json_object_array_get_idx(docs, i), &id,
+		    &idlen) == -1)
+			goto out;
+		if (fn(ctx, id, idlen) != 0) {
+			snprintf(err, errlen, "listing stopped by its reader");
+			rc = FIRESTORE_STOPPED;
+			goto out;
+		}
+	}
+	/* An empty token is no token: proto3 JSON may write it. */
+	if (tlen > 0 && buf_add(next, json_object_get_string(tok), tlen) ==
+	    -1) {
+		snprintf(err, errlen, "nextPageToken larger than its buffer");
+		goto out;
+	}
+	rc = FIRESTORE_PARSED;
+out:
+	json_object_put(o);
+	return rc;
+}
+
+static void
+copy_str(char *dst, size_t dstlen, const char *src, size_t n)
+{
+	if (n >= dstlen)
+		n = dstlen - 1;
+	memcpy(dst, src, n);
+	dst[n] = '\0';
+}
+
+void
+firestore_parse_error(const char *body, size_t len,
+    struct firestore_error *e)
+{
+	struct json_object	*o, *err, *v;
+	char			 ignored[64];
+	const char		*s;
+	size_t			 n;
+
+	memset(e, 0, sizeof(*e));
+	if ((o = parse_object(body, len, ignored, sizeof(ignored))) == NULL)
+		return;
+	if (!json_object_object_get_ex(o, "error", &err) ||
+	    !json_object_is_type(err, json_type_object) ||
+	    !json_object_object_get_ex(err, "code", &v) ||
+	    !json_object_is_type(v, json_type_int)) {
+		json_object_put(o);
+		return;
+	}
+	e->google = 1;
+	e->code = (long)json_object_get_int64(v);
+	if (json_object_object_get_ex(err, "status", &v) &&
+	    json_object_is_type(v, json_type_string))
+		copy_str(e->status, sizeof(e->status),
+		    json_object_get_string(v),
+		    (size_t)json_object_get_string_len(v));
+	if (json_object_object_get_ex(err, "message", &v) &&
+	    json_object_is_type(v, json_type_string)) {
+		s = json_object_get_string(v);
+		n = (size_t)json_object_get_string_len(v);
+		/* The message is the log line: it ends at its first break. */
+		n = strcspn(s, "\r\n") < n ? strcspn(s, "\r\n") : n;
+		copy_str(e->message, sizeof(e->message), s, n);
+	}
+	json_object_put(o);
+}
+
+static int
+one_of(const char *s, const char *const *list)
+{
+	for (; *list != NULL; list++)
+		if (strcmp(s, *list) == 0)
+			return 1;
+	return 0;
+}
+
+enum firestore_verdict
+firestore_classify(enum firestore_op op, long status,
+    const struct firestore_error *e)
+{
+	/*
+	 * What the official clients retry (google-cloud-firestore's
+	 * firestore_client_config.json: DEADLINE_EXCEEDED, INTERNAL and
+	 * UNAVAILABLE for reads, ABORTED for commits), whatever HTTP status
+	 * carries them. A whole-document PATCH is idempotent, so a write is
+	 * retried on the same codes as a read.
+	 */
+	static const char *const transient[] = {
+		"UNAVAILABLE", "ABORTED", "DEADLINE_EXCEEDED", "INTERNAL",
+		NULL,
+	};
+
+	if (status == 429 || (e->google &&
+	    strcmp(e->status, "RESOURCE_EXHAUSTED") == 0))
+		return FIRESTORE_THROTTLED;
+	if (e->google && one_of(e->status, transient))
+		return FIRESTORE_RETRY;
+	/*
+	 * Google's front ends answer 502 and 503 with HTML of their own: a
+	 * 5xx is transient whatever its body says, but for a method that
+	 * will never exist.
+	 */
+	if (status >= 500 && status <= 599)
+		return e->google && strcmp(e->status, "UNIMPLEMENTED") == 0 ?
+		    FIRESTORE_REFUSED : FIRESTORE_RETRY;
+	if (status < 400 || status > 499 || !e->google)
+		return FIRESTORE_BROKEN;
+	if (status == 401 || strcmp(e->status, "UNAUTHENTICATED") == 0)
+		return FIRESTORE_TOKEN_REJECTED;
+	/*
+	 * A get of a missing document is 404 NOT_FOUND, and so is any call
+	 * to a database that does not exist ("The database (default) does
+	 * not exist for project ..."): that one is a deployment's fault, to
+	 * be seen as one, not an empty store. The document's message starts
+	 * with "Document", and the name it quotes comes after, so a name
+	 * cannot pass for the other.
+	 */
+	if (status == 404 && op == FIRESTORE_GET &&
+	    (e->status[0] == '\0' || strcmp(e->status, "NOT_FOUND") == 0) &&
+	    strncmp(e->message, "The database ", 13) != 0)
+		return FIRESTORE_NOT_FOUND;
+	return FIRESTORE_REFUSED;
+}

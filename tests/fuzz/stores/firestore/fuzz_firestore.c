@@ -1,0 +1,313 @@
+/*
+ * What Google (or anything pretending to be it) hands the Firestore store:
+ * a service-account key file, the token endpoint's and the metadata
+ * server's answers, OAuth and Firestore error bodies, documents and list
+ * pages, through the pure parsers the store uses; and the names and page
+ * tokens it encodes into paths, queries and bodies. Beyond memory errors
+ * and leaks, each input checks that a parser refuses rather than
+ * half-succeeds: a key that parses signs a JWT of three base64url parts,
+ * a token that parses can go into a header as it is and expires within a
+ * day, a list page hands over exactly its documents' ids and stops when
+ * asked, encoded names decode back to themselves, and every error field
+ * stays terminated within its array.
+ *
+ * Input: which parser, a parameter byte, a second one, then the body.
+ */
+#include <stdint.h>
+#include <string.h>
+#include <time.h>
+
+#include <json-c/json.h>
+
+#include "fuzz.h"
+#include "stores/firestore/firestore_wire.h"
+#include "stores/firestore/google_jwt.h"
+
+struct seen {
+	size_t		 calls;
+	size_t		 stop_at;	/* ask to stop at this call */
+	unsigned	 sum;		/* every byte read, for ASan */
+};
+
+static int
+count_name(void *arg, const char *name, size_t len)
+{
+	struct seen	*s = arg;
+	size_t		 i;
+
+	CHECK(name != NULL && len > 0, "empty id");
+	CHECK(memchr(name, '/', len) == NULL, "id with a '/'");
+	for (i = 0; i < len; i++)
+		s->sum += (unsigned char)name[i];
+	return ++s->calls == s->stop_at;
+}
+
+/* The number of documents the body holds, read the loose way; -1 if none. */
+static long
+docs_in(const char *body, size_t len)
+{
+	struct json_object	*o, *d;
+	long			 n = -1;
+
+	if ((o = json_tokener_parse(body)) == NULL || strlen(body) != len)
+		;
+	else if (!json_object_object_get_ex(o, "documents", &d))
+		n = 0;
+	else if (json_object_is_type(d, json_type_array))
+		n = (long)json_object_array_length(d);
+	json_object_put(o);
+	return n;
+}
+
+static int
+b64url_char(char c)
+{
+	return (c >= 'A' && c <= 'Z') || (c >= 'a' && c <= 'z') ||
+	    (c >= '0' && c <= '9') || c == '-' || c == '_';
+}
+
+static void
+check_key(const char *body, size_t len, time_t now)
+{
+	struct google_key	 key;
+	struct buf		 jwt, form;
+	char			 err[256];
+	size_t			 i, dots = 0;
+
+	memset(err, 'Z', sizeof(err));
+	err[sizeof(err) - 1] = '\0';
+	if (google_key_parse(body, len, &key, err, sizeof(err)) != 0) {
+		CHECK(key.pkey == NULL && key.client_email[0] == '\0',
+		    "a refused key is not empty");
+		CHECK(memchr(err, '\0', sizeof(err)) != NULL, "err");
+		return;
+	}
+	CHECK(key.pkey != NULL && key.client_email[0] != '\0' &&
+	    key.private_key_id[0] != '\0' && key.token_uri[0] != '\0',
+	    "a parsed key lacks a field");
+	buf_init(&jwt, 16384);
+	if (google_jwt_grant(&jwt, &key, GOOGLE_SCOPE_DATASTORE, now, err,
+	    sizeof(err)) == 0) {
+		for (i = 0; i < jwt.len; i++) {
+			if (jwt.data[i] == '.')
+				dots++;
+			else
+				CHECK(b64url_char(jwt.data[i]), "JWT byte "
+				    "0x%02x", (unsigned char)jwt.data[i]);
+		}
+		CHECK(dots == 2, "JWT of %zu parts", dots + 1);
+		buf_init(&form, 32768);
+		CHECK(google_grant_body(&form, jwt.data, jwt.len) == 0,
+		    "no grant body for a JWT");
+		google_buf_wipe(&form);
+	}
+	google_buf_wipe(&jwt);
+	google_key_free(&key);
+	CHECK(key.pkey == NULL, "key not freed");
+}
+
+static void
+check_token(const char *body, size_t len, time_t now, int metadata)
+{
+	struct google_token	 t;
+	char			 err[256];
+	size_t			 i;
+	int			 rc;
+
+	memset(&t, 'Z', sizeof(t));
+	rc = (metadata ? google_parse_metadata_token : google_parse_token)(
+	    body, len, now, &t, err, sizeof(err));
+	if (rc != 0) {
+		CHECK(t.len == 0 && t.access_token[0] == '\0' &&
+		    t.expires_at == 0, "a refused token is not wiped");
+		return;
+	}
+	CHECK(t.len > 0 && t.len < sizeof(t.access_token) &&
+	    strlen(t.access_token) == t.len, "token length %zu", t.len);
+	for (i = 0; i < t.len; i++)
+		CHECK((unsigned char)t.access_token[i] > 0x20 &&
+		    (unsigned char)t.access_token[i] < 0x7f &&
+		    t.access_token[i] != '"' && t.access_token[i] != '\\' &&
+		    t.access_token[i] != ',', "token byte 0x%02x",
+		    (unsigned char)t.access_token[i]);
+	CHECK(t.expires_at > now && t.expires_at <= now +
+	    GOOGLE_TOKEN_LIFETIME_MAX, "expiry %lld at %lld",
+	    (long long)t.expires_at, (long long)now);
+	google_token_wipe(&t);
+}
+
+/* The decoder of the encoder's own form. */
+static size_t
+unpct(const char *s, size_t n, char *out)
+{
+	size_t	 i, o = 0;
+
+	for (i = 0; i < n; i++) {
+		if (s[i] == '%') {
+			CHECK(i + 2 < n, "cut %%XX");
+			out[o++] = (char)(((s[i + 1] <= '9' ? s[i + 1] - '0' :
+			    s[i + 1] - 'A' + 10) << 4) | (s[i + 2] <= '9' ?
+			    s[i + 2] - '0' : s[i + 2] - 'A' + 10));
+			i += 2;
+		} else {
+			CHECK(b64url_char(s[i]) || s[i] == '.' || s[i] == '~',
+			    "raw byte 0x%02x in a path", (unsigned char)s[i]);
+			out[o++] = s[i];
+		}
+	}
+	return o;
+}
+
+static void
+check_encoders(const char *body, size_t len)
+{
+	struct json_tokener	*tok;
+	struct json_object	*o, *v;
+	struct buf		 b;
+	char			*back, err[128];
+	size_t			 plen;
+
+	buf_init(&b, 1 << 16);
+	if (firestore_doc_path(&b, "demo-candidates", FIRESTORE_DEFAULT_DB,
+	    body, len) == 0) {
+		plen = strlen("projects/demo-candidates/databases/(default)/"
+		    "documents/candidates/");
+		CHECK(b.len >= plen, "short path");
+		if ((back = malloc(b.len)) != NULL) {
+			CHECK(unpct(b.data + plen, b.len - plen, back) == len &&
+			    memcmp(back, body, len) == 0, "id changed");
+			free(back);
+		}
+	} else
+		CHECK(len == 0 || len * 3 + 80 > (1 << 16), "path refused");
+	buf_free(&b);
+	buf_init(&b, 1 << 16);
+	if (firestore_list_query(&b, FIRESTORE_PAGE_SIZE, body, len) == 0 &&
+	    (back = malloc(b.len)) != NULL) {
+		plen = strlen("pageSize=300&pageToken=");
+		CHECK(unpct(b.data + plen, b.len - plen, back) == len &&
+		    memcmp(back, body, len) == 0, "token changed");
+		free(back);
+	}
+	buf_free(&b);
+	/* The put body reads back to the name, byte for byte. */
+	buf_init(&b, 1 << 18);
+	if (firestore_put_body(&b, body, len) == 0) {
+		CHECK((tok = json_tokener_new()) != NULL, "tokener");
+		o = json_tokener_parse_ex(tok, b.data, (int)b.len);
+		CHECK(o != NULL && json_object_object_get_ex(o, "fields", &v) &&
+		    json_object_object_get_ex(v, FIRESTORE_FIELD, &v) &&
+		    json_object_object_get_ex(v, "stringValue", &v) &&
+		    (size_t)json_object_get_string_len(v) == len &&
+		    memcmp(json_object_get_string(v), body, len) == 0,
+		    "put body lost the name");
+		json_object_put(o);
+		json_tokener_free(tok);
+	}
+	buf_free(&b);
+	if (firestore_check_project(body, len, err, sizeof(err)) == 0)
+		CHECK(len >= 6 && len <= 30 && body[0] >= 'a' &&
+		    body[0] <= 'z', "a bad project id passed");
+	if (firestore_check_database(body, len, err, sizeof(err)) == 0)
+		CHECK(strspn(body, "abcdefghijklmnopqrstuvwxyz0123456789-") ==
+		    len || (len == 9 && memcmp(body, "(default)", 9) == 0),
+		    "a bad database id passed");
+}
+
+int
+LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
+{
+	struct firestore_error		 fe;
+	struct google_oauth_error	 oe;
+	struct seen			 s = { 0, 0, 0 };
+	struct buf			 next;
+	enum firestore_parse		 p;
+	enum firestore_verdict		 v;
+	char				 err[256], *body;
+	size_t				 len, k;
+	long				 docs;
+	time_t				 now;
+
+	if (size < 3)
+		return 0;
+	len = size - 3;
+	/* A copy of exactly len bytes (plus a NUL for the loose oracles). */
+	if ((body = malloc(len + 1)) == NULL)
+		return 0;
+	memcpy(body, data + 3, len);
+	body[len] = '\0';
+	memset(err, 'Z', sizeof(err));
+	err[sizeof(err) - 1] = '\0';
+	now = (time_t)1700000000 + ((time_t)data[1] << 16);
+
+	switch (data[0] % 8) {
+	case 0:
+		check_key(body, len, now);
+		break;
+	case 1:
+	case 2:
+		check_token(body, len, now, data[0] % 8 == 2);
+		break;
+	case 3:
+		memset(&oe, 'Z', sizeof(oe));
+		google_parse_oauth_error(body, len, &oe);
+		CHECK(memchr(oe.error, '\0', sizeof(oe.error)) != NULL &&
+		    memchr(oe.description, '\0', sizeof(oe.description)) !=
+		    NULL, "OAuth error fields not terminated");
+		break;
+	case 4:
+		s.stop_at = data[1];	/* 0: never */
+		buf_init(&next, FIRESTORE_TOKEN_MAX + 1);
+		p = firestore_parse_list(body, len, count_name, &s, &next, err,
+		    sizeof(err));
+		CHECK(next.len == 0 || p == FIRESTORE_PARSED, "token with %d",
+		    p);
+		CHECK(next.len <= FIRESTORE_TOKEN_MAX, "token of %zu",
+		    next.len);
+		for (k = 0; k < next.len; k++)
+			CHECK((unsigned char)next.data[k] > 0x20 &&
+			    (unsigned char)next.data[k] < 0x7f, "token byte");
+		CHECK((p == FIRESTORE_STOPPED) == (s.stop_at != 0 &&
+		    s.calls == s.stop_at), "stopped %d after %zu of %zu", p,
+		    s.calls, s.stop_at);
+		CHECK(p != FIRESTORE_GARBAGE || s.calls == 0,
+		    "%zu names handed on before garbage", s.calls);
+		if (p == FIRESTORE_PARSED) {
+			docs = docs_in(body, len);
+			CHECK(docs < 0 || (size_t)docs == s.calls,
+			    "%zu ids from %ld documents", s.calls, docs);
+		}
+		buf_free(&next);
+		break;
+	case 5:
+		/* The name asked for is the body's first data[1] % 32 bytes. */
+		k = (size_t)data[1] % 32 < len ? (size_t)data[1] % 32 : len;
+		p = firestore_parse_doc(body + k, len - k, body, k, err,
+		    sizeof(err));
+		CHECK(p == FIRESTORE_PARSED || p == FIRESTORE_GARBAGE,
+		    "doc %d", p);
+		CHECK(p == FIRESTORE_GARBAGE || k > 0, "an empty id matched");
+		break;
+	case 6:
+		memset(&fe, 'Z', sizeof(fe));
+		firestore_parse_error(body, len, &fe);
+		CHECK(memchr(fe.status, '\0', sizeof(fe.status)) != NULL &&
+		    memchr(fe.message, '\0', sizeof(fe.message)) != NULL,
+		    "error fields not terminated");
+		CHECK(fe.google || (fe.code == 0 && fe.status[0] == '\0'),
+		    "fields from a body that is not Google's");
+		v = firestore_classify((enum firestore_op)(data[2] % 3),
+		    (long)data[1] * 4 + data[2] / 64, &fe);
+		CHECK(v >= FIRESTORE_RETRY && v <= FIRESTORE_BROKEN,
+		    "verdict %d", v);
+		CHECK(v != FIRESTORE_NOT_FOUND || data[2] % 3 == FIRESTORE_GET,
+		    "not found for a write or a list");
+		break;
+	default:
+		check_encoders(body, len);
+		break;
+	}
+	CHECK(memchr(err, '\0', sizeof(err)) != NULL, "err not terminated");
+	free(body);
+	return 0;
+}

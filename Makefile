@@ -51,7 +51,7 @@ DEPS_BUILD = build-essential pkg-config libfcgi-dev libjson-c-dev \
 DEPS_RUN   = nginx lighttpd spawn-fcgi curl
 DEPS_TEST  = libcmocka-dev clang nodejs:node npm:npm shellcheck valgrind \
 	     libclang-rt-14-dev sqlite3 packer debootstrap openssl:openssl \
-	     haproxy iproute2:ip gnuplot-nox
+	     haproxy iproute2:ip gnuplot-nox openjdk-17-jre-headless:java
 DEPS_BENCH = wrk gnuplot-nox nodejs:node
 
 .PHONY: all run test check clang install clean deps deps-test unit e2e bench \
@@ -77,9 +77,10 @@ CORE_SRCS := $(wildcard fcgi-app/*.c)
 CLOUD_SRCS := $(wildcard fcgi-app/cloud/*.c)
 store_srcs = $(wildcard fcgi-app/stores/$(1)/*.c)
 APP_SRCS := $(CORE_SRCS) $(foreach s,$(STORES_IN),$(call store_srcs,$(s)))
-MOD_SRCS_ALL := $(CLOUD_SRCS) $(foreach m,$(MODULES),$(call store_srcs,$(m)))
-# Everything but main(): what unit tests and fuzzers link.
-LIB_SRCS := $(filter-out fcgi-app/main.c,$(APP_SRCS)) $(MOD_SRCS_ALL)
+# Everything but main(), every store's folder included: what unit tests
+# and fuzzers link.
+LIB_SRCS := $(filter-out fcgi-app/main.c,$(CORE_SRCS)) $(CLOUD_SRCS) \
+	    $(wildcard fcgi-app/stores/*/*.c)
 APP_PKGS  = fcgi json-c sqlite3
 APP_LIBS := $(shell pkg-config --libs $(APP_PKGS) 2>/dev/null) -ldl
 

@@ -153,18 +153,76 @@ list_one(void *arg, const char *name, size_t len)
 	return 0;
 }
 
+/*
+ * The store's version of its names, when it keeps one and the worker a
+ * cache: 1 with *v set, else 0.
+ */
+static int
+store_version(const struct handler_ctx *ctx, unsigned long long *v)
+{
+	return ctx->cache != NULL && ctx->ops->version != NULL &&
+	    ctx->ops->version(ctx->store, v) == 0;
+}
+
+/* A 200 listing as it was rendered under the same version. */
+static int
+from_cache(const struct handler_ctx *ctx, unsigned long long v,
+    struct response *resp)
+{
+	struct list_cache	*c = ctx->cache;
+
+	if (!c->valid || c->version != v)
+		return 0;
+	buf_reset(&resp->body);
+	if (buf_add(&resp->body, c->body.data, c->body.len) == -1) {
+		set_out_of_memory(resp);
+		return 1;
+	}
+	resp->status = 200;
+	resp->content_type = "application/json";
+	return 1;
+}
+
+/* Keeps a 200 listing rendered under version v, if small enough. */
+static void
+to_cache(const struct handler_ctx *ctx, unsigned long long v,
+    const struct buf *body)
+{
+	struct list_cache	*c = ctx->cache;
+
+	c->valid = 0;
+	if (body->len > LIST_CACHE_MAX)
+		return;
+	buf_reset(&c->body);
+	if (buf_add(&c->body, body->data, body->len) == -1)
+		return;
+	c->version = v;
+	c->valid = 1;
+}
+
 static void
 handle_list(const struct handler_ctx *ctx, struct response *resp)
 {
 	struct listing		 l = { &resp->body, NULL, ctx->gate, 0, 0 };
 	struct deadline		 dl;
 	enum store_status	 st;
+	unsigned long long	 version = 0;
 	char			 reason[256] = "";
+	int			 versioned;
 
 	/* One deadline for the whole listing: the wait and every page. */
 	deadline_start(&dl, ctx->list_timeout_ms);
 	if (!enter(ctx, GATE_LIST, &dl, OP_LIST, resp))
 		return;
+	/*
+	 * Read before the listing: a write that lands during it makes the
+	 * next version differ, so what is kept is never older than its tag.
+	 */
+	versioned = store_version(ctx, &version);
+	if (versioned && from_cache(ctx, version, resp)) {
+		leave(ctx, GATE_LIST);
+		return;
+	}
 	if ((l.scratch = render_scratch()) == NULL) {
 		leave(ctx, GATE_LIST);
 		set_out_of_memory(resp);
@@ -191,6 +249,8 @@ handle_list(const struct handler_ctx *ctx, struct response *resp)
 	else {
 		resp->status = 200;
 		resp->content_type = "application/json";
+		if (versioned)
+			to_cache(ctx, version, &resp->body);
 	}
 }
 

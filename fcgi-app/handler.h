@@ -38,6 +38,20 @@ struct response {
 	char		 error[512];
 };
 
+/*
+ * A worker's last listing, with the store's version it was rendered
+ * under: served again, as it is, while the store reports the same
+ * version. Only listings up to LIST_CACHE_MAX are kept, so a worker
+ * holds at most that much for it.
+ */
+#define LIST_CACHE_MAX	(64 * 1024)
+
+struct list_cache {
+	struct buf		 body;		/* ceiling LIST_CACHE_MAX */
+	unsigned long long	 version;
+	int			 valid;
+};
+
 struct handler_ctx {
 	const struct store_ops	*ops;
 	struct store		*store;
@@ -45,6 +59,7 @@ struct handler_ctx {
 	struct store_gate	*gate;		/* shared; NULL: no bound */
 	long			 timeout_ms;	/* a get or a put */
 	long			 list_timeout_ms; /* a whole listing */
+	struct list_cache	*cache;		/* this worker's; NULL: none */
 };
 
 /* Fills resp (its body buffer reset first) for req. */

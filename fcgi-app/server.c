@@ -66,6 +66,7 @@ struct worker {
 	FCGX_Request	 req;
 	struct store	*store;
 	struct response	 resp;
+	struct list_cache cache;
 	/*
 	 * The connection this worker is serving (-1: none), and whether it
 	 * is still reading the request; both under the server's lock, for
@@ -191,7 +192,7 @@ serve(struct worker *w)
 	unsigned long	 declared;
 	struct handler_ctx ctx = { s->cfg->store, w->store, s->instance_id,
 			    &s->gate, s->cfg->timeout_ms,
-			    s->cfg->list_timeout_ms };
+			    s->cfg->list_timeout_ms, &w->cache };
 
 	r.method = FCGX_GetParam("REQUEST_METHOD", req->envp);
 	target = FCGX_GetParam("REQUEST_URI", req->envp);
@@ -577,6 +578,7 @@ free_workers(struct server *s)
 		if (s->workers[i].store != NULL)
 			s->cfg->store->close(s->workers[i].store);
 		buf_free(&s->workers[i].resp.body);
+		buf_free(&s->workers[i].cache.body);
 		FCGX_Free(&s->workers[i].req, 1);
 	}
 	/* Kept connections no request came on after the drain shut them. */
@@ -760,6 +762,7 @@ server_start(struct server **out, const struct config *cfg,
 		w->server = s;
 		w->conn = -1;
 		buf_init(&w->resp.body, RESPONSE_MAX);
+		buf_init(&w->cache.body, LIST_CACHE_MAX);
 		/* No listening socket: libfcgi never accepts on its own. */
 		FCGX_InitRequest(&w->req, -1, 0);
 	}

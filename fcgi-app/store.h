@@ -63,6 +63,14 @@ struct store_ops {
 	 * once at start-up; NULL means the host name is used.
 	 */
 	int	(*instance_id)(char *out, size_t outlen);
+	/*
+	 * Optional: a number that changes whenever the stored names may have
+	 * changed, through this handle or any other, in this process or
+	 * another; -1 when it cannot be read. While it holds, a listing
+	 * rendered under it may be served again (handler.h). NULL: no such
+	 * number, every listing goes to the store.
+	 */
+	int	(*version)(struct store *, unsigned long long *out);
 };
 
 /*

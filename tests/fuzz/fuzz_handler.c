@@ -125,11 +125,12 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	    "DELETE", NULL, "", "get" };
 	static const enum store_status fails[] = { STORE_OK,
 	    STORE_UNAVAILABLE, STORE_REFUSED, STORE_NOT_FOUND };
-	static struct response	 resp;
+	static struct response	 resp, again;
 	static struct store_gate gate;
+	static struct list_cache cache;
 	static int		 once;
 	struct handler_ctx	 ctx = { &mem_ops, NULL, "i-0abc\"\n", NULL,
-	    5000, 20000 };
+	    5000, 20000, NULL };
 	struct request		 req;
 	struct json_object	*o, *v;
 	enum method		 me;
@@ -142,12 +143,18 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	if (!once) {
 		/* One body buffer reused across inputs, as a worker does. */
 		buf_init(&resp.body, RESPONSE_MAX);
+		buf_init(&again.body, RESPONSE_MAX);
+		buf_init(&cache.body, LIST_CACHE_MAX);
 		/* One slot, free whenever a request starts. */
 		CHECK(gate_init(&gate, 1, 1000) == 0, "gate_init");
 		once = 1;
 	}
 	if (data[0] & 8)
 		ctx.gate = &gate;
+	/* The store below starts over: what the cache holds is of another. */
+	cache.valid = 0;
+	if (data[0] & 16)
+		ctx.cache = &cache;
 	mem_reset(fails[data[1] & 3], (data[1] >> 2) & 3);
 	for (i = 0; i < (size_t)(data[1] >> 4); i++)
 		mem_add(seeds[i].s, seeds[i].len);
@@ -165,6 +172,19 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	handle(&ctx, &req, &resp);
 	/* Every slot a request took is given back. */
 	CHECK(gate.busy == 0, "%ld store slots still taken", gate.busy);
+	/*
+	 * With a cache, the same request again gets the same answer (a put
+	 * again is an upsert of the same name): a listing served from the
+	 * cache is the one the store would give.
+	 */
+	if (ctx.cache != NULL) {
+		handle(&ctx, &req, &again);
+		CHECK(again.status == resp.status && again.body.len ==
+		    resp.body.len && (resp.body.len == 0 ||
+		    memcmp(again.body.data, resp.body.data, resp.body.len) ==
+		    0), "a second %s %.*s differs", req.method != NULL ?
+		    req.method : "-", (int)req.target_len, req.target);
+	}
 
 	CHECK(resp.status == want, "status %d, predicted %d", resp.status,
 	    want);

@@ -31,6 +31,8 @@ static struct {
 	int			 count;
 	enum store_status	 fail;		/* STORE_OK: behave */
 	int			 fail_after;	/* list: fail after this many */
+	unsigned long long	 version;	/* moves with every name added */
+	int			 lists;		/* list calls made */
 } mem;
 
 /* Empties the store and sets the failure every call will return. */
@@ -132,8 +134,10 @@ mem_put(struct store *s, const char *name, size_t len,
 		snprintf(err, errlen, "injected");
 		return mem.fail;
 	}
-	if (mem_find(name, len) < 0)
+	if (mem_find(name, len) < 0) {
 		mem_add(name, len);
+		mem.version++;
+	}
 	return STORE_OK;
 }
 
@@ -145,6 +149,7 @@ mem_list(struct store *s, store_name_fn fn, void *ctx,
 
 	(void)s;
 	MEM_CHECK(dl != NULL && deadline_left_ms(dl) > 0, "list with no time");
+	mem.lists++;
 	for (i = 0; i < mem.count; i++) {
 		if (mem.fail != STORE_OK && i >= mem.fail_after) {
 			snprintf(err, errlen, "injected on page %d", i);
@@ -160,6 +165,17 @@ mem_list(struct store *s, store_name_fn fn, void *ctx,
 	return STORE_OK;
 }
 
+/* A failing store cannot say what it holds. */
+static int
+mem_version(struct store *s, unsigned long long *out)
+{
+	(void)s;
+	if (mem.fail != STORE_OK)
+		return -1;
+	*out = mem.version;
+	return 0;
+}
+
 static const struct store_ops mem_ops = {
 	.name = "memory",
 	.setup = mem_setup,
@@ -169,6 +185,7 @@ static const struct store_ops mem_ops = {
 	.get = mem_get,
 	.put = mem_put,
 	.list = mem_list,
+	.version = mem_version,
 };
 
 #endif

@@ -147,7 +147,7 @@ static void
 test_rows(void **state)
 {
 	struct handler_ctx	 ctx = { &mem_ops, NULL, "i-0abc", NULL, 5000,
-	    20000 };
+	    20000, NULL };
 	struct response		 resp;
 	struct request		 req;
 	size_t			 i;
@@ -194,7 +194,7 @@ test_gate(void **state)
 {
 	struct store_gate	 gate;
 	struct handler_ctx	 ctx = { &mem_ops, NULL, "i-0abc", &gate, 5000,
-				    20000 };
+				    20000, NULL };
 	struct response		 resp;
 	struct request		 req = { "POST", "/candidate/a", 12, 0 };
 	struct deadline		 dl;
@@ -227,6 +227,58 @@ test_gate(void **state)
 	gate_leave(&gate, GATE_POINT);
 	gate_destroy(&gate);
 	buf_free(&resp.body);
+}
+
+/*
+ * A listing is served again from the worker's cache while the store's
+ * version holds, and from the store as soon as a write moves it; no
+ * cache, or a store that cannot tell its version, always lists.
+ */
+static void
+test_list_cache(void **state)
+{
+	struct list_cache	 cache = { { 0 }, 0, 0 };
+	struct handler_ctx	 ctx = { &mem_ops, NULL, "i-0abc", NULL, 5000,
+				    20000, &cache };
+	struct response		 resp;
+	struct request		 list = { "GET", "/candidates", 11, 0 };
+	struct request		 post = { "POST", "/candidate/c", 12, 0 };
+	char			 first[256];
+
+	(void)state;
+	buf_init(&cache.body, LIST_CACHE_MAX);
+	buf_init(&resp.body, RESPONSE_MAX);
+	mem_reset(STORE_OK, 0);
+	mem_add("a", 1);
+	mem_add("b", 1);
+	handle(&ctx, &list, &resp);
+	assert_int_equal(resp.status, 200);
+	snprintf(first, sizeof(first), "%s", resp.body.data);
+	handle(&ctx, &list, &resp);
+	assert_int_equal(resp.status, 200);
+	assert_string_equal(resp.body.data, first);
+	assert_int_equal(mem.lists, 1);
+	/* A write moves the version: the next listing holds it. */
+	handle(&ctx, &post, &resp);
+	assert_int_equal(resp.status, 200);
+	handle(&ctx, &list, &resp);
+	assert_int_equal(mem.lists, 2);
+	assert_non_null(strstr(resp.body.data, "{\"CandidateName\":\"c\"}"));
+	handle(&ctx, &list, &resp);
+	assert_int_equal(mem.lists, 2);
+	/* A store that cannot tell its version is always asked. */
+	mem.fail = STORE_UNAVAILABLE;
+	handle(&ctx, &list, &resp);
+	assert_int_equal(resp.status, 503);
+	assert_int_equal(mem.lists, 3);
+	mem.fail = STORE_OK;
+	/* No cache: every listing goes to the store. */
+	ctx.cache = NULL;
+	handle(&ctx, &list, &resp);
+	handle(&ctx, &list, &resp);
+	assert_int_equal(mem.lists, 5);
+	buf_free(&resp.body);
+	buf_free(&cache.body);
 }
 
 static void
@@ -296,6 +348,7 @@ main(void)
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_rows),
 		cmocka_unit_test(test_gate),
+		cmocka_unit_test(test_list_cache),
 		cmocka_unit_test(test_buf_ceiling),
 		cmocka_unit_test(test_log_escape),
 	};

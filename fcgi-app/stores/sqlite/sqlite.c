@@ -49,6 +49,7 @@ struct store {
 	sqlite3		*db;
 	sqlite3_stmt	*get;
 	sqlite3_stmt	*list;
+	sqlite3_stmt	*version;
 };
 
 static const char schema[] =
@@ -203,6 +204,7 @@ sqlite_close(struct store *s)
 		return;
 	sqlite3_finalize(s->get);
 	sqlite3_finalize(s->list);
+	sqlite3_finalize(s->version);
 	sqlite3_close(s->db);
 	free(s);
 }
@@ -225,7 +227,9 @@ sqlite_open(struct store **out, char *err, size_t errlen)
 	if (sqlite3_prepare_v2(s->db, "SELECT 1 FROM candidates "
 	    "WHERE CandidateName = ?1", -1, &s->get, NULL) != SQLITE_OK ||
 	    sqlite3_prepare_v2(s->db, "SELECT CandidateName FROM candidates",
-	    -1, &s->list, NULL) != SQLITE_OK) {
+	    -1, &s->list, NULL) != SQLITE_OK ||
+	    sqlite3_prepare_v2(s->db, "PRAGMA data_version", -1, &s->version,
+	    NULL) != SQLITE_OK) {
 		snprintf(err, errlen, "sqlite prepare: %s",
 		    sqlite3_errmsg(s->db));
 		sqlite_close(s);
@@ -326,6 +330,25 @@ sqlite_list(struct store *s, store_name_fn fn, void *ctx,
 	return st;
 }
 
+/*
+ * PRAGMA data_version of this worker's reading connection: it changes
+ * whenever another connection commits, and every write goes through
+ * another (the shared writer, or another process's), so it changes with
+ * every change to the names.
+ */
+static int
+sqlite_version(struct store *s, unsigned long long *out)
+{
+	int	 rc = -1;
+
+	if (sqlite3_step(s->version) == SQLITE_ROW) {
+		*out = (unsigned long long)sqlite3_column_int64(s->version, 0);
+		rc = 0;
+	}
+	sqlite3_reset(s->version);
+	return rc;
+}
+
 const struct store_ops store_sqlite = {
 	.name = "sqlite",
 	.setup = sqlite_setup,
@@ -336,4 +359,5 @@ const struct store_ops store_sqlite = {
 	.put = sqlite_put,
 	.list = sqlite_list,
 	.instance_id = NULL,
+	.version = sqlite_version,
 };

@@ -123,17 +123,20 @@ class FakeAzureImds {
     req.resume();
     const st = this.stats;
     const url = new URL(req.url, 'http://169.254.169.254');
-    const entry = { path: url.pathname, query: Object.fromEntries(url.searchParams),
+    // MSAL asks for ".../oauth2/token/?...": IMDS routes with or without
+    // the trailing slash.
+    const pathname = url.pathname.length > 1 ? url.pathname.replace(/\/+$/, '') : url.pathname;
+    const entry = { path: pathname, query: Object.fromEntries(url.searchParams),
       headers: { ...req.headers }, status: 0 };
     st.requests++;
-    st.calls[url.pathname] = (st.calls[url.pathname] || 0) + 1;
+    st.calls[pathname] = (st.calls[pathname] || 0) + 1;
     st.log.push(entry);
     if (st.log.length > 10000) st.log.splice(0, 5000);
     if (this.failNext > 0) {
       this.failNext--;
       return this.reply(res, entry, 500, { error: 'unknown', error_description: 'Internal error' });
     }
-    const isToken = url.pathname === TOKEN_PATH;
+    const isToken = pathname === TOKEN_PATH;
     const bad = (description, error = 'invalid_request') => this.reply(res, entry, 400, isToken ?
       { error, error_description: description } : { error: `Bad request. ${description}` });
     // A relayed request never gets an answer: IMDS is for the VM only.
@@ -145,11 +148,11 @@ class FakeAzureImds {
       return bad('Required metadata header not specified');
     }
     if (req.method !== 'GET') {
-      return this.reply(res, entry, 405, { error: `Http method not allowed: path = "${url.pathname}", ` +
+      return this.reply(res, entry, 405, { error: `Http method not allowed: path = "${pathname}", ` +
         `method = "${req.method}"` });
     }
     if (isToken) return this.token(res, entry, url);
-    if (url.pathname === '/metadata/instance' || url.pathname === '/metadata/instance/compute') {
+    if (pathname === '/metadata/instance' || pathname === '/metadata/instance/compute') {
       const v = url.searchParams.get('api-version');
       if (!v) return bad('api-version was not specified in the request. For more information refer to aka.ms/azureimds');
       if (!INSTANCE_API_VERSIONS.has(v)) return bad('Invalid api-version.');
@@ -158,10 +161,10 @@ class FakeAzureImds {
         osType: 'Linux', resourceGroupName: 'candidates-rg', vmId: this.vmId,
         vmScaleSetName: 'candidates-vmss', vmSize: 'Standard_B1s', zone: '1',
       };
-      return this.reply(res, entry, 200, url.pathname === '/metadata/instance/compute' ? compute :
+      return this.reply(res, entry, 200, pathname === '/metadata/instance/compute' ? compute :
         { compute, network: { interface: [] } });
     }
-    return this.reply(res, entry, 404, { error: `API not found: path = "${url.pathname}", ` +
+    return this.reply(res, entry, 404, { error: `API not found: path = "${pathname}", ` +
       `method = "${req.method}"` });
   }
 

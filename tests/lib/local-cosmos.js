@@ -65,6 +65,9 @@ async function main(argv) {
   const server = await startCosmosServer();
   const proxy = await startCosmosProxy({ upstreamPort: server.port, keys: [DEV_KEY], tokens, certs });
   const imds = await startAzureImds({ tokens, identities: [DEV_CLIENT_ID], name: 'candidates-local_0' });
+  // Entra ID also issues tokens for the account's own endpoint, the scope
+  // @azure/cosmos asks first.
+  imds.resources.add(proxy.url);
   let stopping = null;
   const stop = (code) => {
     if (!stopping) {

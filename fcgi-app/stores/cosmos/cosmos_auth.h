@@ -20,7 +20,11 @@
 #define COSMOS_DATE_SIZE	30
 /* Account keys are 64 bytes; room for a longer one, never truncated. */
 #define COSMOS_KEY_MAX		128
-/* Cosmos DB accepts a request signed this long before or after its clock. */
+/*
+ * A master-key signature is good this long after its x-ms-date; a date
+ * minutes ahead of Cosmos DB's clock is refused as well (403), so a
+ * skewed clock is corrected from the server's Date header.
+ */
 #define COSMOS_DATE_SKEW	(15 * 60)
 
 /* An account key, decoded from its base64 once, at start-up. */

@@ -275,6 +275,9 @@ describe('Cosmos DB stand-ins judged by the official Azure clients', { timeout: 
     assert.equal(q.status, 400);
     assert.equal(q.headers['x-ms-substatus'], '1004');
     assert.match(q.json.message, /^Cross partition query is required but disabled/);
+    q = await queryPage('{"token":"+RID:garbled', 5);
+    assert.equal(q.status, 400, 'a mangled continuation is refused, not read as the top');
+    assert.match(q.json.message, /^Invalid Continuation Token/);
     q = await queryPage(null, 5, { headers: { 'x-ms-consistency-level': 'Bogus' } });
     assert.equal(q.status, 400);
     q = await queryPage(null, 5, { headers: { 'x-ms-consistency-level': 'Strong' } });

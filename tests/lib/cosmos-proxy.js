@@ -559,6 +559,20 @@ class CosmosProxy {
       if (!String(req.headers['content-type'] || '').startsWith('application/query+json')) {
         return bad('A query must be sent with Content-Type: application/query+json.');
       }
+      // The stand-in reads a continuation it cannot parse as "from the
+      // top", so a client that mangled one would list forever.
+      if (req.headers['x-ms-continuation'] !== undefined) {
+        let c;
+        try {
+          c = JSON.parse(req.headers['x-ms-continuation']);
+        } catch {
+          c = null;
+        }
+        if (!c || typeof c.token !== 'string') {
+          return bad('Invalid Continuation Token: the x-ms-continuation header is not one this ' +
+            'account issued.');
+        }
+      }
       if (!isTrue(req.headers['x-ms-documentdb-query-enablecrosspartition']) && pk === undefined) {
         return bad('Cross partition query is required but disabled. Please set ' +
           'x-ms-documentdb-query-enablecrosspartition to true, specify x-ms-documentdb-partitionkey, ' +

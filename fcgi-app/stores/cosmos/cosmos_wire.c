@@ -10,8 +10,12 @@
 
 /* Cosmos DB's answers nest three deep, IMDS's two; more is neither. */
 #define PARSE_DEPTH	16
-/* Seconds since the epoch, as digits: 12 reach past the year 33000. */
+/*
+ * Seconds since the epoch or a lifetime, as Azure writes them: 12 digits
+ * reach past the year 33000, and bound what is added to the clock.
+ */
 #define EPOCH_DIGITS	12
+#define SECONDS_MAX	999999999999LL
 
 static const char hexdigits[] = "0123456789abcdef";
 
@@ -560,8 +564,9 @@ get_seconds(struct json_object *o, const char *key, long long *out)
 	if (!json_object_object_get_ex(o, key, &v))
 		return -1;
 	if (json_object_is_type(v, json_type_int)) {
+		/* json-c saturates a larger number at INT64_MAX: refused too. */
 		x = (long long)json_object_get_int64(v);
-		if (x < 0)
+		if (x < 0 || x > SECONDS_MAX)
 			return -1;
 		*out = x;
 		return 0;
@@ -617,8 +622,9 @@ cosmos_parse_imds_token(const char *body, size_t len, time_t now,
 	}
 	if (get_seconds(o, "expires_on", &secs) == 0)
 		*expires_on = (time_t)secs;
-	else if (get_seconds(o, "expires_in", &secs) == 0)
-		*expires_on = now + (time_t)secs;
+	else if (get_seconds(o, "expires_in", &secs) == 0 &&
+	    (long long)now <= LLONG_MAX - secs)
+		*expires_on = (time_t)((long long)now + secs);
 	else {
 		snprintf(err, errlen, "IMDS token answer has neither expires_on "
 		    "nor expires_in");
@@ -654,6 +660,13 @@ out:
 	return rc;
 }
 
+/* A length as printf's precision: more than a log line holds is cut. */
+static int
+precision(size_t n)
+{
+	return n > 1024 ? 1024 : (int)n;
+}
+
 void
 cosmos_parse_imds_error(const char *body, size_t len, char *out,
     size_t outlen)
@@ -671,11 +684,12 @@ cosmos_parse_imds_error(const char *body, size_t len, char *out,
 	e = get_str(o, "error", &en);
 	d = get_str(o, "error_description", &dn);
 	if (e != NULL && d != NULL)
-		snprintf(out, outlen, "%.*s: %.*s", (int)(en > 200 ? 200 : en), e,
-		    (int)(dn > 1000 ? 1000 : dn), d);
-	else if (e != NULL || d != NULL)
-		snprintf(out, outlen, "%.*s", e != NULL ? (int)(en > 1000 ? 1000 :
-		    en) : (int)(dn > 1000 ? 1000 : dn), e != NULL ? e : d);
+		snprintf(out, outlen, "%.*s: %.*s", precision(en), e,
+		    precision(dn), d);
+	else if (e != NULL)
+		snprintf(out, outlen, "%.*s", precision(en), e);
+	else if (d != NULL)
+		snprintf(out, outlen, "%.*s", precision(dn), d);
 	json_object_put(o);
 }
 

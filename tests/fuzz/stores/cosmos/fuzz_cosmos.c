@@ -81,24 +81,116 @@ printable(const char *s, size_t n)
 	return 1;
 }
 
+static int
+hex4(const char *p, unsigned long *v)
+{
+	int	 i;
+
+	*v = 0;
+	for (i = 0; i < 4; i++) {
+		char c = p[i];
+
+		if (c >= '0' && c <= '9')
+			*v = *v << 4 | (unsigned long)(c - '0');
+		else if (c >= 'a' && c <= 'f')
+			*v = *v << 4 | (unsigned long)(c - 'a' + 10);
+		else
+			return -1;
+	}
+	return 0;
+}
+
+static size_t
+put_utf8(char *out, unsigned long c)
+{
+	if (c < 0x80) {
+		out[0] = (char)c;
+		return 1;
+	}
+	if (c < 0x800) {
+		out[0] = (char)(0xc0 | c >> 6);
+		out[1] = (char)(0x80 | (c & 0x3f));
+		return 2;
+	}
+	if (c < 0x10000) {
+		out[0] = (char)(0xe0 | c >> 12);
+		out[1] = (char)(0x80 | (c >> 6 & 0x3f));
+		out[2] = (char)(0x80 | (c & 0x3f));
+		return 3;
+	}
+	out[0] = (char)(0xf0 | c >> 18);
+	out[1] = (char)(0x80 | (c >> 12 & 0x3f));
+	out[2] = (char)(0x80 | (c >> 6 & 0x3f));
+	out[3] = (char)(0x80 | (c & 0x3f));
+	return 4;
+}
+
+/*
+ * The header decoded by hand: ["..."] with JSON's escapes, \u in lower
+ * case and surrogates paired. Not json-c: 0.16 decodes some escaped
+ * pairs (U+1D800..U+1DFFF and the like in every plane) as U+FFFD
+ * (json-c pull request 893), which would make the oracle wrong. Returns
+ * the decoded length, or -1 if the header is not of that form.
+ */
+static long
+decode_key(const char *h, size_t n, char *out)
+{
+	size_t		 i, o = 0;
+	unsigned long	 c, lo;
+
+	if (n < 4 || memcmp(h, "[\"", 2) != 0 || memcmp(h + n - 2, "\"]", 2) != 0)
+		return -1;
+	for (i = 2; i < n - 2; ) {
+		if (h[i] == '"')
+			return -1;
+		if (h[i] != '\\') {
+			out[o++] = h[i++];
+			continue;
+		}
+		if (i + 1 >= n - 2)
+			return -1;
+		switch (h[i + 1]) {
+		case '"': case '\\': out[o++] = h[i + 1]; i += 2; continue;
+		case 'b': out[o++] = '\b'; i += 2; continue;
+		case 'f': out[o++] = '\f'; i += 2; continue;
+		case 'n': out[o++] = '\n'; i += 2; continue;
+		case 'r': out[o++] = '\r'; i += 2; continue;
+		case 't': out[o++] = '\t'; i += 2; continue;
+		case 'u': break;
+		default: return -1;
+		}
+		if (i + 6 > n - 2 || hex4(h + i + 2, &c) == -1)
+			return -1;
+		i += 6;
+		if (c >= 0xdc00 && c <= 0xdfff)
+			return -1;
+		if (c >= 0xd800 && c <= 0xdbff) {
+			if (i + 6 > n - 2 || h[i] != '\\' || h[i + 1] != 'u' ||
+			    hex4(h + i + 2, &lo) == -1 || lo < 0xdc00 || lo > 0xdfff)
+				return -1;
+			i += 6;
+			c = 0x10000 + ((c - 0xd800) << 10) + (lo - 0xdc00);
+		}
+		o += put_utf8(out + o, c);
+	}
+	return (long)o;
+}
+
 static void
 fuzz_partition_key(const char *name, size_t len)
 {
-	struct json_object	*o, *s;
-	struct buf		 b;
+	struct buf	 b;
+	char		*back;
+	long		 n;
 
 	buf_init(&b, 64 * 1024);
 	if (cosmos_partition_key(&b, name, len) == 0) {
 		CHECK(printable(b.data, b.len), "non-ASCII header");
-		o = json_tokener_parse(b.data);
-		CHECK(o != NULL && json_object_is_type(o, json_type_array) &&
-		    json_object_array_length(o) == 1, "not a JSON array");
-		s = json_object_array_get_idx(o, 0);
-		CHECK(json_object_is_type(s, json_type_string) &&
-		    (size_t)json_object_get_string_len(s) == len &&
-		    memcmp(json_object_get_string(s), name, len) == 0,
+		CHECK((back = malloc(b.len)) != NULL, "out of memory");
+		n = decode_key(b.data, b.len, back);
+		CHECK(n >= 0 && (size_t)n == len && memcmp(back, name, len) == 0,
 		    "header does not decode to the name");
-		json_object_put(o);
+		free(back);
 	}
 	buf_free(&b);
 }

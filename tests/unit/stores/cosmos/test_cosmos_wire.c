@@ -773,6 +773,15 @@ test_parse_imds_token(void **state)
 		    "\"1234567890123\"}", -1, "", 0 },
 		{ __LINE__, "{\"access_token\":\"t\",\"expires_in\":\"1e3\"}", -1,
 		    "", 0 },
+		/* Found by fuzz_cosmos: a number json-c saturates, then added. */
+		{ __LINE__, "{\"access_token\":\"t\",\"expires_in\":"
+		    "99999999999999999999999}", -1, "", 0 },
+		{ __LINE__, "{\"access_token\":\"t\",\"expires_in\":"
+		    "1000000000000}", -1, "", 0 },
+		{ __LINE__, "{\"access_token\":\"t\",\"expires_on\":"
+		    "9223372036854775807}", -1, "", 0 },
+		{ __LINE__, "{\"access_token\":\"t\",\"expires_in\":"
+		    "999999999999}", 0, "t", NOW + 999999999999LL },
 		{ __LINE__, "{\"access_token\":\"\",\"expires_in\":\"60\"}", -1, "",
 		    0 },
 		{ __LINE__, "{\"access_token\":\"a b\",\"expires_in\":\"60\"}", -1,

@@ -626,8 +626,8 @@ cosmos_parse_imds_token(const char *body, size_t len, time_t now,
 	    (long long)now <= LLONG_MAX - secs)
 		*expires_on = (time_t)((long long)now + secs);
 	else {
-		snprintf(err, errlen, "IMDS token answer has neither expires_on "
-		    "nor expires_in");
+		snprintf(err, errlen, "IMDS token answer has no usable "
+		    "expires_on or expires_in");
 		goto out;
 	}
 	if (*expires_on <= now) {

@@ -279,7 +279,7 @@ cloud_wait_healthy() {
 			exit 1
 		fi
 		printf '  waiting for healthy backends (%s of %s, %d s)\n' "$healthy" "$total" $((SECONDS - start))
-		sleep 5
+		sleep "${VALIDATE_POLL:-5}"
 	done
 }
 

@@ -209,7 +209,7 @@ cloud_wait_healthy() {
 			exit 1
 		fi
 		printf '  waiting for healthy backends (%s of %s, %d s)\n' "$healthy" "$total" $((SECONDS - start))
-		sleep 5
+		sleep "${VALIDATE_POLL:-5}"
 	done
 }
 
@@ -225,24 +225,27 @@ cloud_load_begin() {
 	[ "${LOAD_CPU:-0}" != 1 ] ||
 	    die "LOAD_CPU=1 cannot run on GCP: its instances admit no SSH and take no commands" \
 		"run load without LOAD_CPU; lower TF_VAR_cpu_target to see the group grow on traffic alone"
-	load_names=""
 }
 
 cloud_load_round() {
 	:
 }
 
+# The group's instances, as JSON.
+group_instances() {
+	gcloud compute instance-groups managed list-instances "$load_mig" --region "$load_region" \
+	    --project "$load_project" --format=json 2>/dev/null
+}
+
 # "DESIRED IN_SERVICE": the group's target size, and its instances that
-# run and have nothing left to do. Keeps their names for the CPU query.
+# run and have nothing left to do.
 cloud_instances() {
 	local out list desired serving
 	out=$(gcloud compute instance-groups managed describe "$load_mig" --region "$load_region" \
 	    --project "$load_project" --format=json 2>/dev/null) || return 1
-	list=$(gcloud compute instance-groups managed list-instances "$load_mig" --region "$load_region" \
-	    --project "$load_project" --format=json 2>/dev/null) || return 1
+	list=$(group_instances) || return 1
 	desired=$(jq -r '.targetSize // empty' <<<"$out")
 	[[ $desired =~ ^[0-9]+$ ]] || return 1
-	load_names=$(jq -r '.[] | select(.instanceStatus == "RUNNING") | .instance | split("/") | last' <<<"$list")
 	serving=$(jq -r '[.[] | select(.instanceStatus == "RUNNING" and .currentAction == "NONE")] | length' <<<"$list")
 	echo "$desired $serving"
 }
@@ -251,14 +254,15 @@ cloud_instances() {
 # Cloud Monitoring has, from its API (gcloud has no command that reads
 # time series), with gcloud's token.
 cloud_average_cpu() {
-	[ -n "$load_names" ] || return 1
-	local names token out cpu
-	# shellcheck disable=SC2086 # one name a word
-	names=$(printf '"%s",' $load_names)
+	local list names token out cpu
+	list=$(group_instances) || return 1
+	names=$(jq -r '[.[] | select(.instanceStatus == "RUNNING") | .instance | split("/") | last
+	    | "\"\(.)\""] | join(",")' <<<"$list")
+	[ -n "$names" ] || return 1
 	token=$(gcloud auth print-access-token 2>/dev/null) || return 1
 	out=$(curl -fsS --max-time 20 -G -H "Authorization: Bearer $token" \
 	    "https://monitoring.googleapis.com/v3/projects/$load_project/timeSeries" \
-	    --data-urlencode "filter=metric.type=\"compute.googleapis.com/instance/cpu/utilization\" AND metric.labels.instance_name=one_of(${names%,})" \
+	    --data-urlencode "filter=metric.type=\"compute.googleapis.com/instance/cpu/utilization\" AND metric.labels.instance_name=one_of($names)" \
 	    --data-urlencode "interval.startTime=$(date -u -d '-5 minutes' +%Y-%m-%dT%H:%M:%SZ)" \
 	    --data-urlencode "interval.endTime=$(date -u +%Y-%m-%dT%H:%M:%SZ)" \
 	    --data-urlencode "aggregation.alignmentPeriod=60s" \

@@ -51,12 +51,13 @@ DEPS_BUILD = build-essential pkg-config libfcgi-dev libjson-c-dev \
 DEPS_RUN   = nginx lighttpd spawn-fcgi curl
 DEPS_TEST  = libcmocka-dev clang nodejs:node npm:npm shellcheck valgrind \
 	     libclang-rt-14-dev sqlite3 packer debootstrap openssl:openssl \
-	     haproxy iproute2:ip gnuplot-nox openjdk-17-jre-headless:java
+	     haproxy iproute2:ip gnuplot-nox jq openjdk-17-jre-headless:java
 DEPS_BENCH = wrk gnuplot-nox nodejs:node
 
 .PHONY: all run test check clang install clean deps deps-test unit e2e bench \
 	fuzz fuzz-quick leak soak fleet fleet-quick \
-	deploy-aws check-env-aws validate load destroy-aws
+	deploy-aws check-env-aws destroy-aws deploy-azure check-env-azure \
+	destroy-azure deploy-gcp check-env-gcp destroy-gcp validate load
 
 all: build/candidates
 
@@ -268,21 +269,43 @@ fleet: deps-test build/candidates tests/node_modules/.stamp
 fleet-quick: build/candidates tests/node_modules/.stamp
 	FLEET_PHASE_SECONDS=4 node tests/fleet/fleet.js
 
-# AWS (infra/aws/README.md). validate and load also take make run's URL.
+# The clouds (infra/<cloud>/README.md): deploy, check the tools and the
+# account, take down. validate and load work on CLOUD's deployment (aws
+# unless told), or on any URL=, such as make run's.
+CLOUD	?= aws
+
 deploy-aws:
 	WEB=$(WEB) infra/deploy.sh aws apply
 
 check-env-aws:
 	infra/deploy.sh aws check-env
 
-validate:
-	infra/deploy.sh aws validate $(URL)
-
-load:
-	infra/deploy.sh aws load $(URL)
-
 destroy-aws:
 	infra/deploy.sh aws destroy
+
+deploy-azure:
+	WEB=$(WEB) infra/deploy.sh azure apply
+
+check-env-azure:
+	infra/deploy.sh azure check-env
+
+destroy-azure:
+	infra/deploy.sh azure destroy
+
+deploy-gcp:
+	WEB=$(WEB) infra/deploy.sh gcp apply
+
+check-env-gcp:
+	infra/deploy.sh gcp check-env
+
+destroy-gcp:
+	infra/deploy.sh gcp destroy
+
+validate:
+	infra/deploy.sh $(CLOUD) validate $(URL)
+
+load:
+	infra/deploy.sh $(CLOUD) load $(URL)
 
 clean:
 	rm -rf build

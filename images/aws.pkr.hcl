@@ -19,17 +19,21 @@ variable "aws_instance_type" {
   default     = "t3.small"
 }
 
-# No default that opens SSH to the world: a direct `packer build` must say
-# who may connect, as infra/deploy.sh does with the caller's address.
+# No default that opens SSH to the world: the source refuses an empty list
+# (below), so a direct `packer build` must say who may connect, as
+# infra/deploy.sh does with the caller's address. The check is the
+# source's, not a validation block's: Packer checks every variable's
+# validation whichever source it builds, and an Azure or GCP build has no
+# AWS address to give.
 variable "aws_ssh_cidrs" {
   type        = list(string)
-  description = "Who may reach the build instance's temporary SSH port: the address packer runs from, as a /32 (infra/deploy.sh finds it). Required, e.g. -var 'aws_ssh_cidrs=[\"203.0.113.7/32\"]'."
+  description = "Who may reach the build instance's temporary SSH port: the address packer runs from, as a /32 (infra/deploy.sh finds it). Required for an AWS build, e.g. -var 'aws_ssh_cidrs=[\"203.0.113.7/32\"]'."
   default     = []
 
-  # Packer 1.6.6 has no alltrue(): every CIDR must parse.
+  # Packer 1.6.6 has no alltrue(): every CIDR given must parse.
   validation {
-    condition     = length(var.aws_ssh_cidrs) > 0 && length([for c in var.aws_ssh_cidrs : c if can(cidrhost(c, 0))]) == length(var.aws_ssh_cidrs)
-    error_message = "The aws_ssh_cidrs variable must list who may reach the build instance's SSH port, as CIDRs: pass -var 'aws_ssh_cidrs=[\"YOUR.IP/32\"]' (infra/deploy.sh does)."
+    condition     = length([for c in var.aws_ssh_cidrs : c if can(cidrhost(c, 0))]) == length(var.aws_ssh_cidrs)
+    error_message = "The aws_ssh_cidrs variable must list CIDRs, such as [\"203.0.113.7/32\"]."
   }
 }
 
@@ -53,12 +57,14 @@ source "amazon-ebs" "debian" {
   # The build instance is reached over SSH with a throw-away key pair, only
   # from the address packer runs from, and only while the build lasts; the
   # key leaves the image with it. The instances the Auto Scaling Group
-  # starts from the image have no SSH open.
+  # starts from the image have no SSH open. An empty aws_ssh_cidrs would
+  # open the port to the world, so it becomes a CIDR Packer refuses, with
+  # the variable's name in the error.
   communicator                          = "ssh"
   ssh_username                          = "admin"
   ssh_clear_authorized_keys             = true
   associate_public_ip_address           = true
-  temporary_security_group_source_cidrs = var.aws_ssh_cidrs
+  temporary_security_group_source_cidrs = length(var.aws_ssh_cidrs) > 0 ? var.aws_ssh_cidrs : ["aws_ssh_cidrs-is-not-set"]
 
   ami_name        = "${var.image_name}-${local.stamp}"
   ami_description = "candidates API (${var.web_server}) on Debian 12"

@@ -1,5 +1,7 @@
-# One build, one source per cloud (only AWS so far): every cloud's image is
-# provisioned by the same steps, so they all serve the same thing.
+# One build, one source per cloud (aws.pkr.hcl, azure.pkr.hcl,
+# gcp.pkr.hcl): every cloud's image is provisioned by the same steps, so
+# they all serve the same thing. infra/deploy.sh builds one source at a
+# time (-only=<source>).
 
 locals {
   # A UTC timestamp that sorts, and is valid in every cloud's image names.
@@ -15,7 +17,11 @@ locals {
 }
 
 build {
-  sources = ["source.amazon-ebs.debian"]
+  sources = [
+    "source.amazon-ebs.debian",
+    "source.azure-arm.debian",
+    "source.googlecompute.debian",
+  ]
 
   # The file provisioner needs the destination's parent to exist.
   provisioner "shell" {
@@ -61,7 +67,21 @@ build {
   }
 
   provisioner "shell" {
-    except           = ["amazon-ebs.debian"]
+    only             = ["azure-arm.debian"]
+    execute_command  = local.sudo
+    environment_vars = ["STORE=cosmos"]
+    script           = "${var.source_root}/images/provision/store.sh"
+  }
+
+  provisioner "shell" {
+    only             = ["googlecompute.debian"]
+    execute_command  = local.sudo
+    environment_vars = ["STORE=firestore"]
+    script           = "${var.source_root}/images/provision/store.sh"
+  }
+
+  provisioner "shell" {
+    except           = ["amazon-ebs.debian", "azure-arm.debian", "googlecompute.debian"]
     execute_command  = local.sudo
     environment_vars = ["STORE=${var.store}"]
     script           = "${var.source_root}/images/provision/store.sh"
@@ -78,6 +98,16 @@ build {
     execute_command  = local.sudo
     environment_vars = local.provision_env
     script           = "${var.source_root}/images/provision/cleanup.sh"
+  }
+
+  # Last, as Azure prescribes for an image that many VMs start from: the
+  # Azure Linux agent generalises the VM (SSH host keys, the build's user
+  # and its home, cached leases and logs go) so each instance is
+  # provisioned anew by cloud-init and the agent. Nothing runs after it.
+  provisioner "shell" {
+    only            = ["azure-arm.debian"]
+    execute_command = local.sudo
+    inline          = ["/usr/sbin/waagent -force -deprovision+user && export HISTSIZE=0 && sync"]
   }
 
   # infra/deploy.sh reads the new image's id from here.

@@ -4,16 +4,19 @@
 #   infra/deploy.sh <cloud> check-env         tools present, credentials work
 #   infra/deploy.sh <cloud> apply             network, table, IAM; the image;
 #                                             the instances; then validate
-#   infra/deploy.sh <cloud> validate [URL]    wait for /gtg, then the API works
+#   infra/deploy.sh <cloud> validate [URL]    wait for healthy instances and
+#                                             /gtg, then the API works
 #   infra/deploy.sh <cloud> load [URL]        traffic, with the group's size
 #                                             and average CPU, then a plot
-#   infra/deploy.sh <cloud> destroy [--yes] [--delete-table]
+#   infra/deploy.sh <cloud> destroy [--yes] [--delete-table|--delete-database]
 #                                             everything apply made but the
-#                                             table, unless --delete-table
+#                                             data (AWS: --delete-table;
+#                                             Azure, GCP: --delete-database)
 #
-# Clouds: aws (infra/aws/deploy.sh). URL defaults to the deployment's load
-# balancer; validate and load also take a local stack's URL (make run),
-# where they only send traffic.
+# Clouds: aws, azure, gcp (infra/<cloud>/deploy.sh). URL defaults to the
+# deployment's load balancer, whose backends validate first waits to see
+# healthy; validate and load also take any other URL, such as a local
+# stack's (make run), where they only send traffic.
 #
 # Settings from the environment: VALIDATE_TIMEOUT (seconds to wait for
 # /gtg, default 600), LOAD_SECONDS (default 600 on a cloud, 10 locally),
@@ -62,11 +65,16 @@ request() {
 }
 
 validate() {
-	local url=${1:-}
-	[ -n "$url" ] || url=$(cloud_url)
+	local url=${1:-} own=""
+	[ -n "$url" ] || { url=$(cloud_url); own=1; }
 	url=${url%/}
 	local limit=${VALIDATE_TIMEOUT:-600} start=$SECONDS code body
 	say "validating $url"
+	# The deployment's own front: first what the cloud says of its
+	# backends, where it says (cloud_wait_healthy, within the same bound).
+	if [ -n "$own" ] && declare -F cloud_wait_healthy >/dev/null; then
+		cloud_wait_healthy "$limit"
+	fi
 	# Bounded wait: a new group takes minutes before a target is healthy,
 	# and until then the load balancer answers 502 or 503.
 	while :; do
@@ -108,7 +116,56 @@ validate() {
 
 apply() {
 	cloud_apply
-	validate "$(cloud_url)"
+	validate
+}
+
+# What every cloud's apply needs for its image.
+
+# Debian's packer 1.6.6 has the builders built in and rejects the
+# required_plugins block; later versions need that block and packer init.
+# Prints the directory to build from.
+packer_dir() {
+	local version
+	version=$(packer version | sed -n '1s/^Packer v\{0,1\}\([0-9.]*\).*/\1/p')
+	case "$version" in
+	0.* | 1.[0-6].*)
+		local dir
+		dir=$(mktemp -d)
+		find "$root/images" -maxdepth 1 -name '*.pkr.hcl' \
+		    ! -name plugins.pkr.hcl -exec cp {} "$dir/" \;
+		echo "$dir"
+		;;
+	*)
+		packer init "$root/images" >&2
+		echo "$root/images"
+		;;
+	esac
+}
+
+# The commit the image is built from, marked when the work tree differs.
+git_commit() {
+	local c
+	c=$(git -C "$root" rev-parse HEAD 2>/dev/null) || {
+		echo unknown
+		return 0
+	}
+	git -C "$root" diff --quiet HEAD 2>/dev/null || c="$c-dirty"
+	echo "$c"
+}
+
+# This machine's public address, for the build machine's SSH rule.
+public_address() {
+	curl -fsS --max-time 10 https://checkip.amazonaws.com
+}
+
+# A yes for destroy: --yes, or typed at a terminal.
+confirm() {
+	[ -z "$1" ] || return 0
+	[ -t 0 ] || die "destroy needs a yes" "run it with --yes"
+	printf 'Type yes to destroy: '
+	local answer
+	read -r answer
+	[ "$answer" = yes ] || die "not destroyed" "type yes to destroy"
 }
 
 # Draws the group's size and average CPU over the load from the data file:
@@ -224,7 +281,8 @@ esac
 [ -f "$root/infra/$cloud/deploy.sh" ] || die "unknown cloud '$cloud'" "use one of: $clouds"
 # The cloud's own functions: cloud_check_env, cloud_apply, cloud_url,
 # cloud_load_begin, cloud_load_round, cloud_instances, cloud_average_cpu,
-# cloud_load_end and cloud_destroy (infra/aws/deploy.sh says what each does).
+# cloud_load_end and cloud_destroy, and cloud_wait_healthy where the cloud
+# reports its backends' health (infra/aws/deploy.sh says what each does).
 # shellcheck source=/dev/null # each cloud's file is checked on its own
 . "$root/infra/$cloud/deploy.sh"
 case "$command" in

@@ -15,6 +15,10 @@
 #   cloud_load_end         after a load: what to watch next
 #   cloud_destroy ARGS     everything apply made but the table, unless
 #                          --delete-table; asks first unless --yes
+#   cloud_wait_healthy S   (optional) before validate's checks on the
+#                          deployment's own URL: wait up to S seconds for
+#                          the front's backends to be healthy. AWS has
+#                          none: its group's roll already waited for them.
 #
 # Settings from the environment: AWS_REGION (else the AWS CLI's region,
 # else us-east-1), WEB (nginx or lighttpd, for the image), TF_VAR_* for any
@@ -24,7 +28,8 @@
 # apply waits for an instance refresh, default 3600) and ROLL_POLL (seconds
 # between its looks, 15).
 
-# root, say, ok, bad and die are infra/deploy.sh's.
+# root, say, ok, bad, die, packer_dir, git_commit, public_address and
+# confirm are infra/deploy.sh's.
 # shellcheck disable=SC2154
 tf_dir=$root/infra/aws
 
@@ -91,38 +96,6 @@ cloud_check_env() {
 	    die "the AWS credentials do not work: $account" \
 		"run aws configure (or aws sso login, or set AWS_PROFILE)"
 	ok "AWS account $account, region $(region)"
-}
-
-# Debian's packer 1.6.6 has the amazon builder built in and rejects the
-# required_plugins block; later versions need that block and packer init.
-# Prints the directory to build from.
-packer_dir() {
-	local version
-	version=$(packer version | sed -n '1s/^Packer v\{0,1\}\([0-9.]*\).*/\1/p')
-	case "$version" in
-	0.* | 1.[0-6].*)
-		local dir
-		dir=$(mktemp -d)
-		find "$root/images" -maxdepth 1 -name '*.pkr.hcl' \
-		    ! -name plugins.pkr.hcl -exec cp {} "$dir/" \;
-		echo "$dir"
-		;;
-	*)
-		packer init "$root/images" >&2
-		echo "$root/images"
-		;;
-	esac
-}
-
-# The commit the image is built from, marked when the work tree differs.
-git_commit() {
-	local c
-	c=$(git -C "$root" rev-parse HEAD 2>/dev/null) || {
-		echo unknown
-		return 0
-	}
-	git -C "$root" diff --quiet HEAD 2>/dev/null || c="$c-dirty"
-	echo "$c"
 }
 
 # A table kept by an earlier destroy is taken back into the state, so that
@@ -194,12 +167,12 @@ cloud_apply() {
 
 	say "phase 2/3: the image ($web on Debian 12, port $port) for $name in subnet $subnet (packer, about 10 minutes)"
 	local ip dir
-	ip=$(curl -fsS --max-time 10 https://checkip.amazonaws.com) ||
+	ip=$(public_address) ||
 	    die "cannot find this machine's public address for Packer's SSH rule" \
 		"check the network, or run packer yourself with -var 'aws_ssh_cidrs=[\"YOUR.IP/32\"]'"
 	dir=$(packer_dir)
 	mkdir -p "$root/build"
-	packer build -color=false \
+	packer build -color=false -only=amazon-ebs.debian \
 	    -var "source_root=$root" -var "aws_region=$reg" \
 	    -var "aws_subnet_id=$subnet" -var "web_server=$web" \
 	    -var "web_port=$port" -var "git_commit=$(git_commit)" \
@@ -329,13 +302,7 @@ cloud_destroy() {
 	echo "destroy deletes the deployment $name in $reg: its Auto Scaling Group and instances,"
 	echo "load balancer, alarms, VPC and endpoints, IAM role, and its images (tag Project=$name)"
 	echo "with their snapshots. The DynamoDB table ${table:-(none in the state)} is $fate."
-	if [ -z "$yes" ]; then
-		[ -t 0 ] || die "destroy needs a yes" "run it with --yes"
-		printf 'Type yes to destroy: '
-		local answer
-		read -r answer
-		[ "$answer" = yes ] || die "not destroyed" "type yes to destroy"
-	fi
+	confirm "$yes"
 	tf_init
 	export TF_VAR_region=$reg
 	if [ -n "$delete_table" ]; then

@@ -26,9 +26,14 @@ function packer(args, opts = {}) {
   return spawnSync('packer', args, { encoding: 'utf8', ...opts });
 }
 
-// What packer validate needs besides the template: the variables without a
-// usable default (infra/deploy.sh passes the same ones).
-const VALIDATE_VARS = ['-var', `source_root=${ROOT}`, '-var', 'aws_ssh_cidrs=["203.0.113.7/32"]'];
+// What packer validate needs besides the template: the variables each
+// source needs a value of (infra/deploy.sh passes the same ones).
+const SOURCE_VARS = {
+  'amazon-ebs.debian': ['-var', 'aws_ssh_cidrs=["203.0.113.7/32"]'],
+  'azure-arm.debian': ['-var', 'azure_ssh_cidrs=["203.0.113.7/32"]'],
+  'googlecompute.debian': ['-var', 'gcp_project=candidates-test'],
+};
+const VALIDATE_VARS = ['-var', `source_root=${ROOT}`, ...Object.values(SOURCE_VARS).flat()];
 
 // Packer's own arguments of provisioners and post-processors, which no
 // plugin's schema lists.
@@ -108,6 +113,8 @@ test('packer validate rejects a template with an unknown field or a missing scri
   const rows = [
     { line: __LINE__(), file: 'aws.pkr.hcl', from: 'encrypt_boot    = true', to: 'encrypt_boot = true\n  no_such_field = 1', says: /Unsupported argument/ },
     { line: __LINE__(), file: 'build.pkr.hcl', from: 'provision/cleanup.sh', to: 'provision/no-such-script.sh', says: /Failed preparing provisioner/ },
+    { line: __LINE__(), file: 'azure.pkr.hcl', from: 'image_sku       = "12-gen2"', to: 'image_sku = "12-gen2"\n  no_such_field = 1', says: /Unsupported argument/ },
+    { line: __LINE__(), file: 'gcp.pkr.hcl', from: 'disk_size    = 10', to: 'disk_size = 10\n  no_such_field = 1', says: /Unsupported argument/ },
   ];
   for (const row of rows) {
     const dir = steps.stage();
@@ -125,22 +132,44 @@ test('packer validate rejects a template with an unknown field or a missing scri
   }
 });
 
-// The build instance's SSH rule has no default: a direct packer build
-// that does not say who may connect must stop, not open port 22 to all.
-test('packer validate refuses a build without a valid SSH source CIDR', { skip: NO_PACKER }, async () => {
-  const [decl] = Object.values(await steps.parseAll()).find((d) => d.variable?.aws_ssh_cidrs).variable.aws_ssh_cidrs;
-  assert.deepEqual(decl.default, [], 'aws_ssh_cidrs must default to no one');
+// Each source needs what only its cloud can give, and says so when it is
+// missing, while a build of another source needs none of it: the SSH
+// rules of AWS's and Azure's build machines have no default, so a direct
+// packer build that does not say who may connect stops, never opens port
+// 22 to all; and GCP's needs its project. Validation blocks cannot do
+// this (Packer checks every variable's, whichever source it builds), so
+// each source turns a missing value into one its builder refuses.
+test('each source refuses a build without its own settings, and needs no other cloud\'s', { skip: NO_PACKER }, async () => {
+  const parsed = await steps.parseAll();
+  const vars = Object.assign({}, ...Object.values(parsed).map((d) => d.variable ?? {}));
+  for (const v of ['aws_ssh_cidrs', 'azure_ssh_cidrs']) {
+    assert.deepEqual(vars[v]?.[0]?.default, [], `${v} must default to no one`);
+  }
+  assert.equal(vars.gcp_project?.[0]?.default, '', 'gcp_project has no default project');
   const rows = [
-    { line: __LINE__(), vars: [], ok: false },
-    { line: __LINE__(), vars: ['-var', 'aws_ssh_cidrs=["203.0.113.7/32","203.0.113.7/33"]'], ok: false },
-    { line: __LINE__(), vars: ['-var', 'aws_ssh_cidrs=["203.0.113.7/32","2001:db8::1/128"]'], ok: true },
+    { line: __LINE__(), only: 'amazon-ebs.debian', vars: [], says: /invalid CIDR address: aws_ssh_cidrs-is-not-set/ },
+    { line: __LINE__(), only: 'amazon-ebs.debian', vars: ['-var', 'aws_ssh_cidrs=["203.0.113.7/32","203.0.113.7/33"]'], says: /aws_ssh_cidrs variable must list CIDRs/ },
+    { line: __LINE__(), only: 'amazon-ebs.debian', vars: ['-var', 'aws_ssh_cidrs=["203.0.113.7/32","2001:db8::1/128"]'] },
+    { line: __LINE__(), only: 'azure-arm.debian', vars: [], says: /allowed_inbound_ip_addresses must only contain valid IP addresses/ },
+    { line: __LINE__(), only: 'azure-arm.debian', vars: ['-var', 'azure_ssh_cidrs=["203.0.113.7/33"]'], says: /allowed_inbound_ip_addresses must only contain valid IP addresses/ },
+    { line: __LINE__(), only: 'azure-arm.debian', vars: ['-var', 'azure_ssh_cidrs=["203.0.113.7/32"]'] },
+    { line: __LINE__(), only: 'googlecompute.debian', vars: [], says: /a project_id must be specified/ },
+    { line: __LINE__(), only: 'googlecompute.debian', vars: ['-var', 'gcp_project=candidates-test'] },
+    // Built without an external IP: the build subnet and IAP.
+    { line: __LINE__(), only: 'googlecompute.debian', vars: ['-var', 'gcp_project=candidates-test', '-var', 'gcp_network=candidates-vpc', '-var', 'gcp_subnetwork=candidates-build'] },
   ];
   const dir = steps.stage();
   try {
     for (const row of rows) {
-      const r = packer(['validate', '-var', `source_root=${ROOT}`, ...row.vars, dir]);
-      assert.equal(r.status === 0, row.ok, `row ${row.line}: exit ${r.status}\n${r.stdout}${r.stderr}`);
-      if (!row.ok) assert.match(r.stdout + r.stderr, /aws_ssh_cidrs variable must list/, `row ${row.line}: failed for another reason`);
+      const r = packer(['validate', `-only=${row.only}`, '-var', `source_root=${ROOT}`, ...row.vars, dir]);
+      const out = r.stdout + r.stderr;
+      assert.equal(r.status === 0, !row.says, `row ${row.line}: exit ${r.status}\n${out}`);
+      if (row.says) {
+        assert.match(out, row.says, `row ${row.line}: failed for another reason`);
+        // One error, about the source built and no other.
+        assert.equal((out.match(/^Error: /gm) ?? []).length, 1, `row ${row.line}: ${out}`);
+        assert.ok((out.match(/^\* /gm) ?? []).length <= 1, `row ${row.line}: ${out}`);
+      }
     }
   } finally {
     fs.rmSync(dir, { recursive: true, force: true });
@@ -162,7 +191,7 @@ test('the amazon-ebs source builds from official Debian 12 and tags the image fo
     { line: __LINE__(), what: 'filters.architecture', got: filter.filters?.architecture, want: 'x86_64' },
     { line: __LINE__(), what: 'most_recent', got: filter.most_recent, want: true },
     { line: __LINE__(), what: 'subnet_id', got: src.subnet_id, want: '${var.aws_subnet_id}' },
-    { line: __LINE__(), what: 'temporary_security_group_source_cidrs', got: src.temporary_security_group_source_cidrs, want: '${var.aws_ssh_cidrs}' },
+    { line: __LINE__(), what: 'temporary_security_group_source_cidrs', got: src.temporary_security_group_source_cidrs, want: '${length(var.aws_ssh_cidrs) > 0 ? var.aws_ssh_cidrs : ["aws_ssh_cidrs-is-not-set"]}' },
     { line: __LINE__(), what: 'ami_name', got: src.ami_name, want: '${var.image_name}-${local.stamp}' },
     { line: __LINE__(), what: 'local.stamp', got: locals.stamp, want: '${formatdate("YYYYMMDD-hhmmss", timestamp())}' },
     { line: __LINE__(), what: 'encrypt_boot', got: src.encrypt_boot, want: true },
@@ -183,12 +212,119 @@ test('the amazon-ebs source builds from official Debian 12 and tags the image fo
   }
 });
 
+// What the azure-arm source must say, field by field: Debian's own Debian
+// 12 Gen2 image, a version of the deployment's gallery image that grows
+// with every build, SSH only from the given addresses, and the tags.
+test('the azure-arm source builds from Debian 12 Gen2 into the deployment\'s gallery', async () => {
+  const parsed = await steps.parseAll();
+  const src = parsed['azure.pkr.hcl']?.source?.['azure-arm']?.debian?.[0] ?? assert.fail('no source.azure-arm.debian in azure.pkr.hcl');
+  const variables = parsed['azure.pkr.hcl'].variable ?? {};
+  const dest = src.shared_image_gallery_destination?.[0] ?? {};
+  const rows = [
+    { line: __LINE__(), what: 'image_publisher', got: src.image_publisher, want: 'Debian' },
+    { line: __LINE__(), what: 'image_offer', got: src.image_offer, want: 'debian-12' },
+    { line: __LINE__(), what: 'image_sku', got: src.image_sku, want: '12-gen2' },
+    { line: __LINE__(), what: 'image_version', got: src.image_version, want: 'latest' },
+    { line: __LINE__(), what: 'os_type', got: src.os_type, want: 'Linux' },
+    { line: __LINE__(), what: 'use_azure_cli_auth', got: src.use_azure_cli_auth, want: true },
+    { line: __LINE__(), what: 'subscription_id', got: src.subscription_id, want: '${var.azure_subscription_id}' },
+    { line: __LINE__(), what: 'location', got: src.location, want: '${var.azure_location}' },
+    { line: __LINE__(), what: 'allowed_inbound_ip_addresses', got: src.allowed_inbound_ip_addresses, want: '${length(var.azure_ssh_cidrs) > 0 ? var.azure_ssh_cidrs : ["azure_ssh_cidrs-is-not-set"]}' },
+    { line: __LINE__(), what: 'managed_image_name', got: src.managed_image_name, want: '${var.deployment}-${local.stamp}' },
+    { line: __LINE__(), what: 'managed_image_resource_group_name', got: src.managed_image_resource_group_name, want: '${var.azure_resource_group}' },
+    { line: __LINE__(), what: 'destination.resource_group', got: dest.resource_group, want: '${var.azure_resource_group}' },
+    { line: __LINE__(), what: 'destination.gallery_name', got: dest.gallery_name, want: '${var.azure_gallery_name}' },
+    { line: __LINE__(), what: 'destination.image_name', got: dest.image_name, want: '${var.azure_image_name}' },
+    { line: __LINE__(), what: 'destination.image_version', got: dest.image_version, want: '${local.azure_image_version}' },
+    { line: __LINE__(), what: 'destination.replication_regions', got: dest.replication_regions, want: ['${var.azure_location}'] },
+    { line: __LINE__(), what: 'azure_tags.Project', got: src.azure_tags?.Project, want: '${var.deployment}' },
+    { line: __LINE__(), what: 'azure_tags.WebPort', got: src.azure_tags?.WebPort, want: '${var.web_port}' },
+    { line: __LINE__(), what: 'azure_tags.WebServer', got: src.azure_tags?.WebServer, want: '${var.web_server}' },
+    { line: __LINE__(), what: 'azure_tags.GitCommit', got: src.azure_tags?.GitCommit, want: '${var.git_commit}' },
+    { line: __LINE__(), what: 'azure_tags.BuiltAt', got: src.azure_tags?.BuiltAt, want: '${local.stamp}' },
+    { line: __LINE__(), what: 'azure_tags.SourceImage', got: src.azure_tags?.SourceImage, want: 'Debian:debian-12:12-gen2:latest' },
+    // Terraform's names for the default deployment (infra/azure).
+    { line: __LINE__(), what: 'var.azure_resource_group default', got: variables.azure_resource_group?.[0]?.default, want: 'candidates-rg' },
+    { line: __LINE__(), what: 'var.azure_gallery_name default', got: variables.azure_gallery_name?.[0]?.default, want: 'candidates_images' },
+    { line: __LINE__(), what: 'var.azure_image_name default', got: variables.azure_image_name?.[0]?.default, want: 'candidates' },
+  ];
+  for (const row of rows) {
+    assert.deepEqual(row.got, row.want, `row ${row.line}: ${row.what}`);
+  }
+});
+
+// What the googlecompute source must say, field by field: the newest
+// image of Debian's debian-12 family, the deployment's own family, no
+// external IP on the build subnet (IAP instead), and the labels.
+test('the googlecompute source builds from debian-12 into the deployment\'s family', async () => {
+  const parsed = await steps.parseAll();
+  const src = parsed['gcp.pkr.hcl']?.source?.googlecompute?.debian?.[0] ?? assert.fail('no source.googlecompute.debian in gcp.pkr.hcl');
+  const locals = Object.assign({}, ...(parsed['gcp.pkr.hcl'].locals ?? []));
+  const rows = [
+    { line: __LINE__(), what: 'source_image_family', got: src.source_image_family, want: 'debian-12' },
+    { line: __LINE__(), what: 'source_image_project_id', got: src.source_image_project_id, want: ['debian-cloud'] },
+    { line: __LINE__(), what: 'project_id', got: src.project_id, want: '${var.gcp_project}' },
+    { line: __LINE__(), what: 'zone', got: src.zone, want: '${var.gcp_zone}' },
+    { line: __LINE__(), what: 'image_family', got: src.image_family, want: '${var.deployment}' },
+    { line: __LINE__(), what: 'image_name', got: src.image_name, want: '${var.deployment}-${local.stamp}' },
+    { line: __LINE__(), what: 'network', got: src.network, want: '${var.gcp_network}' },
+    { line: __LINE__(), what: 'subnetwork', got: src.subnetwork, want: '${var.gcp_subnetwork}' },
+    { line: __LINE__(), what: 'local.gcp_private', got: locals.gcp_private, want: '${var.gcp_subnetwork != ""}' },
+    { line: __LINE__(), what: 'omit_external_ip', got: src.omit_external_ip, want: '${local.gcp_private}' },
+    { line: __LINE__(), what: 'use_internal_ip', got: src.use_internal_ip, want: '${local.gcp_private}' },
+    { line: __LINE__(), what: 'use_iap', got: src.use_iap, want: '${local.gcp_private}' },
+    { line: __LINE__(), what: 'tags', got: src.tags, want: '${local.gcp_private ? [var.gcp_build_tag] : []}' },
+    { line: __LINE__(), what: 'ssh_clear_authorized_keys', got: src.ssh_clear_authorized_keys, want: true },
+    { line: __LINE__(), what: 'image_labels.project', got: src.image_labels?.project, want: '${var.deployment}' },
+    { line: __LINE__(), what: 'image_labels.web_port', got: src.image_labels?.web_port, want: '${var.web_port}' },
+    { line: __LINE__(), what: 'image_labels.web_server', got: src.image_labels?.web_server, want: '${var.web_server}' },
+    { line: __LINE__(), what: 'image_labels.git_commit', got: src.image_labels?.git_commit, want: '${var.git_commit}' },
+    { line: __LINE__(), what: 'image_labels.built_at', got: src.image_labels?.built_at, want: '${local.stamp}' },
+  ];
+  for (const row of rows) {
+    assert.deepEqual(row.got, row.want, `row ${row.line}: ${row.what}`);
+  }
+});
+
+// The values the clouds will see, as Debian's packer computes them: a
+// gallery version Azure takes (three numbers, each a 32-bit integer with
+// no leading zero) that sorts after an earlier build's, and names GCP
+// and Azure take for the longest deployment name Terraform allows.
+test('the image names and the gallery version are ones the clouds accept', { skip: NO_PACKER }, () => {
+  const dir = steps.stage();
+  const evaluate = (expr, vars = []) => {
+    const r = packer(['console', '-var', `source_root=${ROOT}`, ...vars, dir], { input: `${expr}\n` });
+    assert.equal(r.status, 0, `packer console ${expr}: ${r.stderr}`);
+    return r.stdout.trim();
+  };
+  try {
+    const longest = ['-var', 'deployment=a2345678901234567890'];
+    // In one evaluation: each reads the clock.
+    const [version, stamp] = evaluate('"${local.azure_image_version} ${local.stamp}"').split(' ');
+    assert.match(version, /^1\.\d{8}\.1\d{6}$/);
+    assert.equal(version, `1.${stamp.replace('-', '.1')}`);
+    for (const part of version.split('.')) assert.ok(Number(part) < 2 ** 31 && !/^0\d/.test(part), `${version}: ${part}`);
+    // A later stamp is a higher version, part by part as Azure compares.
+    const cmp = (a, b) => a.split('.').map(Number).reduce((d, x, i) => d || Math.sign(x - b.split('.').map(Number)[i]), 0);
+    assert.equal(cmp('1.20260101.1000001', '1.20251231.1235959'), 1);
+    assert.equal(cmp('1.20260101.1100000', '1.20260101.1095959'), 1);
+    const name = evaluate('"${var.deployment}-${local.stamp}"', longest);
+    assert.match(name, /^[a-z]([-a-z0-9]{0,61}[a-z0-9])?$/, `GCP image name ${name}`);
+    assert.ok(name.length <= 80, `Azure image name ${name}`);
+    assert.equal(evaluate('local.gcp_private'), 'false');
+    assert.equal(evaluate('local.gcp_private', ['-var', 'gcp_subnetwork=candidates-build']), 'true');
+  } finally {
+    fs.rmSync(dir, { recursive: true, force: true });
+  }
+});
+
 test('every field the template uses is one the current plugins accept', async () => {
   const schema = JSON.parse(zlib.gunzipSync(fs.readFileSync(SCHEMA_FILE)));
   const parsed = await steps.parseAll();
   const list = components(parsed, schema);
   const types = list.map((c) => c.where.replace(/^[^:]*: /, '').replace(/\[\d+\]$/, ''));
-  for (const want of ['source.amazon-ebs.debian', 'provisioner.shell', 'provisioner.file', 'post-processor.manifest']) {
+  for (const want of ['source.amazon-ebs.debian', 'source.azure-arm.debian', 'source.googlecompute.debian',
+    'provisioner.shell', 'provisioner.file', 'post-processor.manifest']) {
     assert.ok(types.includes(want), `the template has no ${want} (found ${types.join(', ')})`);
   }
   const unknown = list.flatMap((c) => unknownFields(c.block, c.schema, c.where,
@@ -262,20 +398,24 @@ test('no credential in the template or the files the build uploads', async () =>
 test('Packer runs the provisioning scripts in order, with the settings they read', { skip: NO_PACKER }, async () => {
   const list = await steps.provisionSteps({ source_root: ROOT, web_server: 'lighttpd', web_port: '8081' });
   const rel = (s) => path.relative(ROOT, s);
+  const store = ['images/provision/store.sh'];
   assert.deepEqual(list.map((s) => [s.type, (s.scripts ?? (s.script ? [s.script] : [])).map(rel), s.skip]), [
     ['shell', [], false],
     ['file', [], false],
     ['shell', ['packages.sh', 'app.sh', 'web.sh', 'units.sh'].map((f) => `images/provision/${f}`), false],
-    ['shell', ['images/provision/store.sh'], true],
-    ['shell', ['images/provision/store.sh'], false],
+    ['shell', store, true],
+    ['shell', store, true],
+    ['shell', store, true],
+    ['shell', store, false],
     ['shell', ['images/provision/aws-ssm-agent.sh'], true],
     ['shell', ['images/provision/cleanup.sh'], false],
+    ['shell', [], true],
   ]);
   const env = ['SRC=/tmp/candidates', 'WEB=lighttpd', 'WEB_PORT=8081', 'WEB_ADDR=0.0.0.0'];
   assert.deepEqual(list[2].environment_vars, env);
-  assert.deepEqual(list[6].environment_vars, env);
-  assert.deepEqual(list[5].only, ['amazon-ebs.debian'], 'the SSM agent is for AWS images only');
-  assert.deepEqual(list[5].environment_vars, ['SRC=/tmp/candidates', 'AWS_REGION=us-east-1']);
+  assert.deepEqual(list[8].environment_vars, env);
+  assert.deepEqual(list[7].only, ['amazon-ebs.debian'], 'the SSM agent is for AWS images only');
+  assert.deepEqual(list[7].environment_vars, ['SRC=/tmp/candidates', 'AWS_REGION=us-east-1']);
   for (const s of list.flatMap((x) => x.scripts ?? (x.script ? [x.script] : []))) {
     fs.accessSync(s, fs.constants.X_OK);
   }
@@ -284,12 +424,61 @@ test('Packer runs the provisioning scripts in order, with the settings they read
   assert.equal(list[1].destination, '/tmp/candidates/');
 });
 
+// Azure's image is generalised last, as Azure's documentation prescribes
+// for Linux images: by the Azure Linux agent, which also removes the
+// build's user. Only there, and after everything else, since nothing may
+// run on a deprovisioned machine.
+test('the Azure image is deprovisioned by waagent as its last step, and no other image is', { skip: NO_PACKER }, async () => {
+  const sources = ['amazon-ebs.debian', 'azure-arm.debian', 'googlecompute.debian', steps.CHROOT_SOURCE];
+  for (const source of sources) {
+    const run = (await steps.provisionSteps({ source_root: ROOT }, steps.IMAGES, source)).filter((s) => !s.skip);
+    const deprovision = run.filter((s) => (s.inline ?? []).some((c) => c.includes('waagent')));
+    if (source !== 'azure-arm.debian') {
+      assert.deepEqual(deprovision, [], `${source} must not run waagent`);
+      continue;
+    }
+    assert.equal(deprovision.length, 1, 'one deprovisioning step');
+    assert.equal(run.at(-1), deprovision[0], 'deprovisioning must be the last step');
+    assert.deepEqual(deprovision[0].inline, ['/usr/sbin/waagent -force -deprovision+user && export HISTSIZE=0 && sync']);
+    assert.match(deprovision[0].execute_command, /sudo /, 'as root');
+  }
+});
+
+// What writes /etc/default/candidates at boot runs before the service
+// starts: on AWS and Azure cloud-init's write_files, in its init stage
+// (cloud-init.service; Debian 12's cloud.cfg lists write-files among
+// cloud_init_modules), unless deferred to the final stage; on GCP the
+// startup-script, run by the guest agent's google-startup-scripts.service.
+test('candidates.service starts after what writes its settings on each cloud', () => {
+  const unit = fs.readFileSync(path.join(steps.IMAGES, 'files', 'candidates.service'), 'utf8');
+  const after = unit.split('\n').filter((l) => l.startsWith('After=')).flatMap((l) => l.slice(6).trim().split(/\s+/));
+  const rows = [
+    { line: __LINE__(), cloud: 'aws', unit: 'cloud-init.service', file: 'infra/aws/user_data.yaml.tftpl', says: /^write_files:/m },
+    { line: __LINE__(), cloud: 'azure', unit: 'cloud-init.service', file: 'infra/azure/cloud_init.yaml.tftpl', says: /^write_files:\n\s+- path: \/etc\/default\/candidates$/m },
+    { line: __LINE__(), cloud: 'gcp', unit: 'google-startup-scripts.service', file: 'infra/gcp/startup.sh.tftpl', says: /^mv "\$tmp" \/etc\/default\/candidates$/m },
+  ];
+  for (const row of rows) {
+    assert.ok(after.includes(row.unit), `row ${row.line}: ${row.cloud}: candidates.service is not After=${row.unit} (${after.join(' ')})`);
+    const text = fs.readFileSync(path.join(ROOT, row.file), 'utf8');
+    assert.match(text, row.says, `row ${row.line}: ${row.file} no longer writes the file as expected`);
+    assert.doesNotMatch(text, /^\s*defer:\s*true/m, `row ${row.line}: deferred write_files run in cloud-init's final stage, after the service`);
+  }
+  // The GCP script restarts the service only if it already runs; with the
+  // ordering it never does, and try-restart of a unit still waiting for
+  // the script is no job, so the two cannot wait on each other.
+  assert.match(fs.readFileSync(path.join(ROOT, 'infra/gcp/startup.sh.tftpl'), 'utf8'), /systemctl try-restart candidates\.service/);
+});
+
 // The store each source's image names as shipped in /etc/default/candidates,
 // which is what an instance serves when its user data did not run: a
 // cloud's own shared store, whatever var.store says, never the sqlite of
 // an image for no cloud (the chroot's), or each instance behind the load
 // balancer would answer from a file of its own.
-const SHIPPED_STORE = { 'amazon-ebs.debian': 'dynamodb' };
+const SHIPPED_STORE = {
+  'amazon-ebs.debian': 'dynamodb',
+  'azure-arm.debian': 'cosmos',
+  'googlecompute.debian': 'firestore',
+};
 
 test('a cloud\'s image ships its cloud\'s store, whatever var.store says; an image for no cloud ships var.store', { skip: NO_PACKER }, async () => {
   const parsed = await steps.parseAll();
@@ -303,6 +492,8 @@ test('a cloud\'s image ships its cloud\'s store, whatever var.store says; an ima
   const rows = [
     { line: __LINE__(), source: 'amazon-ebs.debian', vars: {}, want: 'dynamodb' },
     { line: __LINE__(), source: 'amazon-ebs.debian', vars: { store: 'sqlite' }, want: 'dynamodb' },
+    { line: __LINE__(), source: 'azure-arm.debian', vars: { store: 'sqlite' }, want: 'cosmos' },
+    { line: __LINE__(), source: 'googlecompute.debian', vars: { store: 'dynamodb' }, want: 'firestore' },
     { line: __LINE__(), source: steps.CHROOT_SOURCE, vars: {}, want: 'sqlite' },
     { line: __LINE__(), source: steps.CHROOT_SOURCE, vars: { store: 'dynamodb' }, want: 'dynamodb' },
     ...sources.map((source) => ({ line: __LINE__(), source, vars: {}, want: SHIPPED_STORE[source] })),

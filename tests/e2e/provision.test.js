@@ -214,7 +214,7 @@ for (const web of ['nginx', 'lighttpd']) {
       const storeSh = fs.readFileSync(path.join(ROOT, 'images', 'provision', 'store.sh'));
       for (const row of [
         { line: __LINE__(), store: 'dynamodb', code: 0, want: 'dynamodb' },
-        { line: __LINE__(), store: 'cosmos', code: 2, want: 'dynamodb', says: /no store_cosmos\.so/ },
+        { line: __LINE__(), store: 'nosuch', code: 2, want: 'dynamodb', says: /no store_nosuch\.so/ },
         { line: __LINE__(), store: '../x', code: 2, want: 'dynamodb', says: /must be a store's name/ },
         { line: __LINE__(), store: '', code: 2, want: 'dynamodb', says: /STORE must name/ },
         { line: __LINE__(), store: 'sqlite', code: 0, want: 'sqlite' },
@@ -228,6 +228,43 @@ for (const web of ['nginx', 'lighttpd']) {
         assert.equal(now, shipped.replace(/^CANDIDATES_STORE=.*$/m, `CANDIDATES_STORE=${row.want}`),
           `row ${row.line}: /etc/default/candidates`);
         assert.equal(fs.statSync(envFile).mode & 0o777, 0o644, `row ${row.line}`);
+      }
+
+      // Each cloud's own store step, as Packer runs it for that cloud's
+      // source (its execute_command and environment, from the template),
+      // in this image: it names the cloud's store when the image has that
+      // store's module, which it has when the Makefile builds it
+      // (MODULES: app.sh's make install installs them all). A store whose
+      // module is not built yet must stop the build and leave the file.
+      const modules = fs.readFileSync(path.join(ROOT, 'Makefile'), 'utf8')
+        .match(/^MODULES\s*=\s*(.*)$/m)[1].trim().split(/\s+/);
+      for (const m of modules) {
+        assert.ok(fs.existsSync(path.join(root, 'usr', 'local', 'lib', 'candidates', `store_${m}.so`)),
+          `the Makefile builds store_${m}.so but the image lacks it`);
+      }
+      const before = fs.readFileSync(envFile, 'utf8');
+      for (const row of [
+        { line: __LINE__(), source: 'amazon-ebs.debian', store: 'dynamodb' },
+        { line: __LINE__(), source: 'azure-arm.debian', store: 'cosmos' },
+        { line: __LINE__(), source: 'googlecompute.debian', store: 'firestore' },
+      ]) {
+        const list = await steps.provisionSteps({ source_root: ROOT }, steps.IMAGES, row.source);
+        const step = list.find((s) => !s.skip && (s.script ?? '').endsWith('/store.sh'));
+        assert.ok(step, `row ${row.line}: ${row.source} has no store.sh step`);
+        assert.deepEqual(step.environment_vars, [`STORE=${row.store}`], `row ${row.line}`);
+        const r = packerShell(root, step);
+        const built = modules.includes(row.store);
+        if (!built) t.diagnostic(`${row.source}: store_${row.store}.so is not built yet (Makefile MODULES: ${modules.join(' ')}); its store step is proven to refuse the build until it is`);
+        assert.equal(r.status, built ? 0 : 2, `row ${row.line}: ${r.stdout}${r.stderr}`);
+        const now = fs.readFileSync(envFile, 'utf8');
+        if (built) {
+          assert.match(r.stdout, new RegExp(`CANDIDATES_STORE=${row.store}$`, 'm'), `row ${row.line}`);
+          assert.equal(now, before.replace(/^CANDIDATES_STORE=.*$/m, `CANDIDATES_STORE=${row.store}`), `row ${row.line}`);
+        } else {
+          assert.match(r.stderr, new RegExp(`the image has no store_${row.store}\\.so for STORE=${row.store}`), `row ${row.line}`);
+          assert.equal(now, before, `row ${row.line}: a refused step changed /etc/default/candidates`);
+        }
+        fs.writeFileSync(envFile, before);
       }
     } catch (err) {
       err.message += `\n--- vm.sh:\n${vm.output()}`;
@@ -246,6 +283,22 @@ for (const web of ['nginx', 'lighttpd']) {
       fs.rmSync(work, { recursive: true, force: true });
     }
   });
+}
+
+// Runs one of Packer's shell steps in the root as the shell provisioner
+// does: the script uploaded to /tmp, then its execute_command with Packer's
+// {{ .Vars }} and {{ .Path }}. Returns spawnSync's result.
+function packerShell(root, step) {
+  const remote = '/tmp/packer-step.sh';
+  fs.copyFileSync(step.script, path.join(root, remote));
+  const vars = ['PACKER_BUILDER_TYPE=\'chroot\'', ...step.environment_vars.map((v) => `${v.split('=')[0]}='${v.slice(v.indexOf('=') + 1)}'`)].join(' ');
+  const cmd = step.execute_command.replace(/\{\{ ?\.Path ?\}\}/g, remote).replace(/\{\{ ?\.Vars ?\}\}/g, vars);
+  try {
+    return spawnSync('chroot', [root, '/usr/bin/env', '-i', 'PATH=/usr/sbin:/usr/bin:/sbin:/bin', '/bin/sh', '-c', cmd],
+      { encoding: 'utf8' });
+  } finally {
+    fs.rmSync(path.join(root, remote), { force: true });
+  }
 }
 
 // A unit file's directives as { "Section.Key": [values] }, in order.

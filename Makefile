@@ -52,7 +52,7 @@ DEPS_RUN   = nginx lighttpd spawn-fcgi curl
 DEPS_TEST  = libcmocka-dev clang nodejs:node npm:npm shellcheck valgrind \
 	     libclang-rt-14-dev sqlite3 packer debootstrap openssl:openssl \
 	     haproxy iproute2:ip gnuplot-nox jq openjdk-17-jre-headless:java
-DEPS_BENCH = wrk gnuplot-nox nodejs:node
+DEPS_BENCH = wrk gnuplot-nox nodejs:node python3-boto3
 
 .PHONY: all run test check clang install clean deps deps-test unit e2e bench \
 	fuzz fuzz-quick leak soak fleet fleet-quick \

@@ -19,29 +19,6 @@ render_scratch_free(struct json_object *scratch)
 	json_object_put(scratch);
 }
 
-/* Appends s as a JSON string literal, quotes included. */
-static int
-add_json_string(struct buf *b, struct json_object *scratch, const char *s,
-    size_t len)
-{
-	const char	*out;
-	size_t		 outlen;
-
-	/*
-	 * json-c before 0.17 loses a scratch's heap buffer when it is set to
-	 * "" and then to a longer string again (json-c issue #780).
-	 */
-	if (len == 0)
-		return buf_add(b, "\"\"", 2);
-	if (len > (size_t)INT_MAX ||
-	    json_object_set_string_len(scratch, s, (int)len) == 0)
-		return -1;
-	out = json_object_to_json_string_length(scratch, JSON_FLAGS, &outlen);
-	if (out == NULL)
-		return -1;
-	return buf_add(b, out, outlen);
-}
-
 /*
  * Bytes json-c escapes (with NOSLASHESCAPE): control characters, the
  * quote and the backslash. Every other byte, UTF-8 included, it copies as
@@ -65,6 +42,51 @@ plain(const char *s, size_t len)
 		if (needs_escape[(unsigned char)s[i]])
 			return 0;
 	return 1;
+}
+
+/* Appends s as a JSON string literal, quotes included, through json-c. */
+static int
+add_json_string(struct buf *b, struct json_object *scratch, const char *s,
+    size_t len)
+{
+	const char	*out;
+	size_t		 outlen;
+
+	/*
+	 * json-c before 0.17 loses a scratch's heap buffer when it is set to
+	 * "" and then to a longer string again (json-c issue #780).
+	 */
+	if (len == 0)
+		return buf_add(b, "\"\"", 2);
+	if (len > (size_t)INT_MAX ||
+	    json_object_set_string_len(scratch, s, (int)len) == 0)
+		return -1;
+	out = json_object_to_json_string_length(scratch, JSON_FLAGS, &outlen);
+	if (out == NULL)
+		return -1;
+	return buf_add(b, out, outlen);
+}
+
+int
+render_json_string(struct buf *b, const char *s, size_t len)
+{
+	struct json_object	*scratch;
+	char			*p;
+	int			 rc;
+
+	if (plain(s, len)) {
+		if ((p = buf_extend(b, len + 2)) == NULL)
+			return -1;
+		p[0] = '"';
+		memcpy(p + 1, s, len);
+		p[len + 1] = '"';
+		return 0;
+	}
+	if ((scratch = render_scratch()) == NULL)
+		return -1;
+	rc = add_json_string(b, scratch, s, len);
+	render_scratch_free(scratch);
+	return rc;
 }
 
 int

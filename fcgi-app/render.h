@@ -17,6 +17,13 @@ struct json_object;
  */
 int	render_candidate(struct buf *, struct json_object *scratch,
 	    const char *name, size_t len, char before) WARN_UNUSED;
+/*
+ * Appends len bytes of s as a JSON string literal, quotes included,
+ * escaped exactly as json-c escapes it: the one escaper of the app and of
+ * the stores' request bodies.
+ */
+int	render_json_string(struct buf *, const char *s, size_t len)
+	    WARN_UNUSED;
 /* {"connected":"true","instance-id":"<id>"}\n */
 int	render_details(struct buf *, const char *instance_id) WARN_UNUSED;
 /* {"error":"<message>"}\n */

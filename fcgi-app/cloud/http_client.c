@@ -285,7 +285,7 @@ http_perform(struct http_client *c, const struct http_request *req,
     struct http_response *resp, const struct deadline *dl, char *err,
     size_t errlen)
 {
-	struct curl_slist	*headers = NULL, *tmp;
+	struct curl_slist	 headers[1 + HTTP_HEADERS_MAX];
 	struct exchange		 x = { resp, 0 };
 	char			 curlerr[CURL_ERROR_SIZE];
 	enum http_result	 res;
@@ -302,17 +302,24 @@ http_perform(struct http_client *c, const struct http_request *req,
 		snprintf(err, errlen, "deadline passed before the request");
 		return HTTP_TIMEOUT;
 	}
-	/* libcurl would add "Expect: 100-continue" and wait for it. */
-	if ((headers = curl_slist_append(NULL, "Expect:")) == NULL)
-		goto nomem;
+	if (req->nheaders > HTTP_HEADERS_MAX) {
+		snprintf(err, errlen, "more than %d headers", HTTP_HEADERS_MAX);
+		return HTTP_FAILED;
+	}
+	/*
+	 * The header list lives here, pointing at the caller's lines: libcurl
+	 * only reads it during the call, and it costs no allocation. First,
+	 * libcurl would add "Expect: 100-continue" and wait for it.
+	 */
+	headers[0].data = (char *)"Expect:";
+	headers[0].next = NULL;
 	for (i = 0; i < req->nheaders; i++) {
-		if ((tmp = curl_slist_append(headers, req->headers[i])) == NULL)
-			goto nomem;
-		headers = tmp;
+		headers[i].next = &headers[i + 1];
+		headers[i + 1].data = (char *)req->headers[i];
+		headers[i + 1].next = NULL;
 	}
 	curlerr[0] = '\0';
 	if (prepare(c, req, headers, &x, curlerr, left) == -1) {
-		curl_slist_free_all(headers);
 		snprintf(err, errlen, "libcurl refused an option");
 		return HTTP_FAILED;
 	}
@@ -322,7 +329,6 @@ http_perform(struct http_client *c, const struct http_request *req,
 	    curl_easy_setopt(c->curl, CURLOPT_ERRORBUFFER, NULL) != CURLE_OK ||
 	    curl_easy_setopt(c->curl, CURLOPT_POSTFIELDS, NULL) != CURLE_OK)
 		rc = rc != CURLE_OK ? rc : CURLE_FAILED_INIT;
-	curl_slist_free_all(headers);
 	if (rc == CURLE_OK) {
 		if (curl_easy_getinfo(c->curl, CURLINFO_RESPONSE_CODE,
 		    &resp->status) != CURLE_OK || resp->status == 0) {
@@ -330,8 +336,10 @@ http_perform(struct http_client *c, const struct http_request *req,
 			return HTTP_TRANSPORT;
 		}
 		/* An empty body still reads as "" for the parsers. */
-		if (resp->body.data == NULL && buf_add(&resp->body, "", 0) == -1)
-			goto nomem_noheaders;
+		if (resp->body.data == NULL && buf_add(&resp->body, "", 0) == -1) {
+			snprintf(err, errlen, "http client: out of memory");
+			return HTTP_FAILED;
+		}
 		return HTTP_DONE;
 	}
 	if (x.too_large) {
@@ -360,11 +368,6 @@ http_perform(struct http_client *c, const struct http_request *req,
 	snprintf(err, errlen, "%s%s%s", curl_easy_strerror(rc),
 	    curlerr[0] != '\0' ? ": " : "", curlerr);
 	return res;
-nomem:
-	curl_slist_free_all(headers);
-nomem_noheaders:
-	snprintf(err, errlen, "http client: out of memory");
-	return HTTP_FAILED;
 }
 
 int

@@ -23,6 +23,7 @@
 #include "deadline.h"
 
 #define HTTP_CAPTURE_VALUE		128
+#define HTTP_HEADERS_MAX		16	/* lines of one request */
 
 struct http_config {
 	long		 connect_timeout_ms;	/* one attempt's connect */

@@ -4,127 +4,63 @@
 #include <stdio.h>
 #include <string.h>
 
+#include "cloud/json_pick.h"
+#include "name.h"
+#include "render.h"
+
 /* DynamoDB's answers nest five deep; more is not DynamoDB. */
 #define PARSE_DEPTH	16
 
-/* Serialises obj (which it then releases) into b, compactly. */
-static int
-emit(struct buf *b, struct json_object *obj)
-{
-	const char	*s;
-	size_t		 n = 0;
-	int		 rc;
-
-	if (obj == NULL)
-		return -1;
-	s = json_object_to_json_string_length(obj, JSON_C_TO_STRING_PLAIN |
-	    JSON_C_TO_STRING_NOSLASHESCAPE, &n);
-	rc = s == NULL ? -1 : buf_add(b, s, n);
-	json_object_put(obj);
-	return rc;
-}
-
-/* Adds key: val to o, releasing val if that fails. */
-static int
-put(struct json_object *o, const char *key, struct json_object *val)
-{
-	if (val == NULL)
-		return -1;
-	if (json_object_object_add(o, key, val) != 0) {
-		json_object_put(val);
-		return -1;
-	}
-	return 0;
-}
-
-/* {"S": name}: json-c escapes whatever bytes the name holds. */
-static struct json_object *
-attr_s(const char *name, size_t len)
-{
-	struct json_object	*o;
-
-	if (len > INT_MAX || (o = json_object_new_object()) == NULL)
-		return NULL;
-	if (put(o, "S", json_object_new_string_len(name, (int)len)) == -1) {
-		json_object_put(o);
-		return NULL;
-	}
-	return o;
-}
-
-/* {key: {"S": name}} */
-static struct json_object *
-named(const char *key, const char *name, size_t len)
-{
-	struct json_object	*o;
-
-	if ((o = json_object_new_object()) == NULL)
-		return NULL;
-	if (put(o, key, attr_s(name, len)) == -1) {
-		json_object_put(o);
-		return NULL;
-	}
-	return o;
-}
-
+/*
+ * The bodies of the calls on one name are written straight, in the order
+ * json-c would have serialised them, with the name escaped as json-c
+ * escapes it (render.h): no tree of objects built and freed per request.
+ */
 int
 dynamo_query_body(struct buf *b, const char *table, const char *name,
     size_t len)
 {
-	struct json_object	*o;
-
-	if ((o = json_object_new_object()) == NULL)
-		return -1;
 	/*
 	 * ConsistentRead: a client that POSTs and then GETs through the
 	 * load balancer may reach another instance, and must see its write.
 	 */
-	if (put(o, "TableName", json_object_new_string(table)) == -1 ||
-	    put(o, "KeyConditionExpression",
-	    json_object_new_string(DYNAMO_KEY " = :n")) == -1 ||
-	    put(o, "ExpressionAttributeValues", named(":n", name, len)) == -1 ||
-	    put(o, "ConsistentRead", json_object_new_boolean(1)) == -1 ||
-	    put(o, "Select", json_object_new_string("COUNT")) == -1) {
-		json_object_put(o);
+	if (buf_addstr(b, "{\"TableName\":") == -1 ||
+	    render_json_string(b, table, strlen(table)) == -1 ||
+	    buf_addstr(b, ",\"KeyConditionExpression\":\"" DYNAMO_KEY
+	    " = :n\",\"ExpressionAttributeValues\":{\":n\":{\"S\":") == -1 ||
+	    render_json_string(b, name, len) == -1)
 		return -1;
-	}
-	return emit(b, o);
+	return buf_addstr(b, "}},\"ConsistentRead\":true,"
+	    "\"Select\":\"COUNT\"}");
 }
 
 int
 dynamo_put_body(struct buf *b, const char *table, const char *name,
     size_t len)
 {
-	struct json_object	*o;
-
-	if ((o = json_object_new_object()) == NULL)
+	if (buf_addstr(b, "{\"TableName\":") == -1 ||
+	    render_json_string(b, table, strlen(table)) == -1 ||
+	    buf_addstr(b, ",\"Item\":{\"" DYNAMO_KEY "\":{\"S\":") == -1 ||
+	    render_json_string(b, name, len) == -1)
 		return -1;
-	if (put(o, "TableName", json_object_new_string(table)) == -1 ||
-	    put(o, "Item", named(DYNAMO_KEY, name, len)) == -1) {
-		json_object_put(o);
-		return -1;
-	}
-	return emit(b, o);
+	return buf_addstr(b, "}}}");
 }
 
 int
-dynamo_scan_body(struct buf *b, const char *table, struct json_object *start)
+dynamo_scan_body(struct buf *b, const char *table, const char *start,
+    size_t startlen)
 {
-	struct json_object	*o;
-
-	if ((o = json_object_new_object()) == NULL)
-		return -1;
 	/* Consistent for the same reason as get; only the key is read. */
-	if (put(o, "TableName", json_object_new_string(table)) == -1 ||
-	    put(o, "ProjectionExpression",
-	    json_object_new_string(DYNAMO_KEY)) == -1 ||
-	    put(o, "ConsistentRead", json_object_new_boolean(1)) == -1 ||
-	    (start != NULL && put(o, "ExclusiveStartKey",
-	    json_object_get(start)) == -1)) {
-		json_object_put(o);
+	if (buf_addstr(b, "{\"TableName\":") == -1 ||
+	    render_json_string(b, table, strlen(table)) == -1 ||
+	    buf_addstr(b, ",\"ProjectionExpression\":\"" DYNAMO_KEY "\","
+	    "\"ConsistentRead\":true") == -1)
 		return -1;
-	}
-	return emit(b, o);
+	/* The key as DynamoDB wrote it: valid JSON, json_pick made sure. */
+	if (start != NULL && (buf_addstr(b, ",\"ExclusiveStartKey\":") == -1 ||
+	    buf_add(b, start, startlen) == -1))
+		return -1;
+	return buf_add(b, "}", 1);
 }
 
 /*
@@ -198,51 +134,54 @@ dynamo_parse_put(const char *body, size_t len, char *err, size_t errlen)
 
 enum dynamo_parse
 dynamo_parse_scan(const char *body, size_t len, store_name_fn fn, void *ctx,
-    struct json_object **next, char *err, size_t errlen)
+    const char **next, size_t *nextlen, char *err, size_t errlen)
 {
-	struct json_object	*o, *items, *lek = NULL;
-	enum dynamo_parse	 rc = DYNAMO_GARBAGE;
-	size_t			 i, n;
+	/*
+	 * Read where it lies (json_pick.h): a page holds a thousand items,
+	 * and a tree of them costs megabytes. Every item must hold exactly
+	 * one string CandidateName: the counts of the three levels agree.
+	 */
+	struct json_pick	 p[] = {
+		{ .path = "Items", .kind = JSON_ARRAY },
+		{ .path = "Items[]", .kind = JSON_OBJECT },
+		{ .path = "Items[]." DYNAMO_KEY, .kind = JSON_OBJECT },
+		{ .path = "Items[]." DYNAMO_KEY ".S", .kind = JSON_STRING,
+		    .string = fn, .ctx = ctx },
+		{ .path = "LastEvaluatedKey", .kind = JSON_OBJECT },
+	};
 
 	*next = NULL;
-	if ((o = parse_object(body, len, err, errlen)) == NULL)
+	*nextlen = 0;
+	if (!utf8_valid(body, len)) {
+		snprintf(err, errlen, "Scan answer is not UTF-8");
 		return DYNAMO_GARBAGE;
-	if (!json_object_object_get_ex(o, "Items", &items) ||
-	    !json_object_is_type(items, json_type_array)) {
+	}
+	switch (json_pick(body, len, p, sizeof(p) / sizeof(p[0]), err,
+	    errlen)) {
+	case JSON_PICK_OK:
+		break;
+	case JSON_PICK_STOPPED:
+		snprintf(err, errlen, "listing stopped by its reader");
+		return DYNAMO_STOPPED;
+	case JSON_PICK_BAD:
+		return DYNAMO_GARBAGE;
+	}
+	if (p[0].found != 1) {
 		snprintf(err, errlen, "Scan answer has no Items");
-		goto out;
+		return DYNAMO_GARBAGE;
 	}
-	if (json_object_object_get_ex(o, "LastEvaluatedKey", &lek) &&
-	    !json_object_is_type(lek, json_type_object)) {
-		snprintf(err, errlen, "Scan answer has a bad LastEvaluatedKey");
-		goto out;
+	if (p[2].found != p[1].found || p[3].found != p[1].found) {
+		snprintf(err, errlen, "a Scan item has no single string "
+		    DYNAMO_KEY);
+		return DYNAMO_GARBAGE;
 	}
-	n = json_object_array_length(items);
-	for (i = 0; i < n; i++) {
-		struct json_object *item, *attr, *s;
-
-		item = json_object_array_get_idx(items, i);
-		if (!json_object_is_type(item, json_type_object) ||
-		    !json_object_object_get_ex(item, DYNAMO_KEY, &attr) ||
-		    !json_object_is_type(attr, json_type_object) ||
-		    !json_object_object_get_ex(attr, "S", &s) ||
-		    !json_object_is_type(s, json_type_string)) {
-			snprintf(err, errlen, "Scan item %zu has no string "
-			    DYNAMO_KEY, i);
-			goto out;
-		}
-		if (fn(ctx, json_object_get_string(s),
-		    (size_t)json_object_get_string_len(s)) != 0) {
-			snprintf(err, errlen, "listing stopped by its reader");
-			rc = DYNAMO_STOPPED;
-			goto out;
-		}
+	if (p[4].found > 1) {
+		snprintf(err, errlen, "Scan answer has two LastEvaluatedKeys");
+		return DYNAMO_GARBAGE;
 	}
-	*next = lek != NULL ? json_object_get(lek) : NULL;
-	rc = DYNAMO_PARSED;
-out:
-	json_object_put(o);
-	return rc;
+	*next = p[4].raw;
+	*nextlen = p[4].rawlen;
+	return DYNAMO_PARSED;
 }
 
 static void

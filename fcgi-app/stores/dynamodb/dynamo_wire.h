@@ -26,9 +26,12 @@ int	dynamo_query_body(struct buf *, const char *table, const char *name,
 /* A put: PutItem of {"CandidateName":{"S":name}}, the originals' item. */
 int	dynamo_put_body(struct buf *, const char *table, const char *name,
 	    size_t len) WARN_UNUSED;
-/* One page of a list: Scan of the key alone, from start (NULL: the top). */
-int	dynamo_scan_body(struct buf *, const char *table,
-	    struct json_object *start) WARN_UNUSED;
+/*
+ * One page of a list: Scan of the key alone, from start, the text of the
+ * last page's LastEvaluatedKey (NULL: the top).
+ */
+int	dynamo_scan_body(struct buf *, const char *table, const char *start,
+	    size_t startlen) WARN_UNUSED;
 
 /* What a 200 answer held. */
 enum dynamo_parse {
@@ -44,13 +47,14 @@ enum dynamo_parse dynamo_parse_count(const char *body, size_t len,
 enum dynamo_parse dynamo_parse_put(const char *body, size_t len, char *err,
 	    size_t errlen);
 /*
- * A Scan page: fn is called with each item's name in order; *next takes
- * a reference to LastEvaluatedKey, or is NULL on the last page. A page
- * may be empty and still carry a key.
+ * A Scan page: fn is called with each item's name in order, as it is read
+ * (a page found bad later is still bad); *next points at the text of
+ * LastEvaluatedKey in body, *nextlen its length, or is NULL on the last
+ * page. A page may be empty and still carry a key.
  */
 enum dynamo_parse dynamo_parse_scan(const char *body, size_t len,
-	    store_name_fn fn, void *ctx, struct json_object **next, char *err,
-	    size_t errlen);
+	    store_name_fn fn, void *ctx, const char **next, size_t *nextlen,
+	    char *err, size_t errlen);
 
 /* An error answer: {"__type":"com.amazonaws...#Type","message":"..."}. */
 struct dynamo_error {

@@ -56,11 +56,24 @@ static struct {
  */
 static atomic_long clock_offset;
 
+/*
+ * The signing key of one day, derived from one secret: it holds until the
+ * date or the credentials change, and deriving it is four HMACs.
+ */
+struct signing_key {
+	char		 day[9];		/* YYYYMMDD; "" when none */
+	char		 secret[AWS_KEY_MAX];
+	unsigned char	 key[SIGV4_KEY_LEN];
+};
+
 struct store {
 	struct http_client	*http;
 	struct buf		 body;		/* the request's JSON */
+	struct buf		 auth;		/* its Authorization line */
+	struct buf		 start;		/* a listing's next key */
 	struct http_response	 resp;
 	struct http_capture	 date;		/* the response's Date */
+	struct signing_key	 signing;
 };
 
 /* Table names: 3 to 255 of [A-Za-z0-9_.-]. */
@@ -268,6 +281,8 @@ dynamo_open(struct store **out, char *err, size_t errlen)
 		return -1;
 	}
 	buf_init(&s->body, REQUEST_MAX);
+	buf_init(&s->auth, 8192);
+	buf_init(&s->start, REQUEST_MAX);
 	buf_init(&s->resp.body, ANSWER_MAX);
 	s->date.name = "Date";
 	s->resp.capture = &s->date;
@@ -283,8 +298,30 @@ dynamo_close(struct store *s)
 		return;
 	http_client_free(s->http);
 	buf_free(&s->body);
+	buf_free(&s->auth);
+	buf_free(&s->start);
 	buf_free(&s->resp.body);
+	explicit_bzero(&s->signing, sizeof(s->signing));
 	free(s);
+}
+
+/* The signing key for amzdate's day and c's secret, derived if it is new. */
+static const unsigned char *
+signing_key(struct store *s, const struct aws_creds *c, const char *amzdate)
+{
+	struct signing_key	*k = &s->signing;
+
+	if (strncmp(k->day, amzdate, 8) != 0 ||
+	    strcmp(k->secret, c->secret_access_key) != 0) {
+		explicit_bzero(k, sizeof(*k));
+		if (sigv4_signing_key(k->key, c->secret_access_key, amzdate,
+		    cfg.region, SERVICE) == -1)
+			return NULL;
+		memcpy(k->day, amzdate, 8);
+		snprintf(k->secret, sizeof(k->secret), "%s",
+		    c->secret_access_key);
+	}
+	return k->key;
 }
 
 /*
@@ -302,7 +339,7 @@ attempt(struct store *s, const char *op, const struct aws_creds *c,
 	struct sigv4_request	 req;
 	struct http_request	 hr;
 	const char		*lines[6];
-	struct buf		 auth;
+	const unsigned char	*key;
 	size_t			 n = 0, nl = 0;
 	enum http_result	 r;
 
@@ -331,11 +368,11 @@ attempt(struct store *s, const char *op, const struct aws_creds *c,
 	req.nheaders = n;
 	req.payload_hash = hash;
 	req.normalize_path = 1;
-	buf_init(&auth, 8192);
-	if (buf_addstr(&auth, "Authorization: ") == -1 ||
-	    sigv4_sign(&auth, &req, c->access_key_id, c->secret_access_key,
-	    amzdate, cfg.region, SERVICE) == -1) {
-		buf_free(&auth);
+	buf_reset(&s->auth);
+	if ((key = signing_key(s, c, amzdate)) == NULL ||
+	    buf_addstr(&s->auth, "Authorization: ") == -1 ||
+	    sigv4_sign_with_key(&s->auth, &req, c->access_key_id, key, amzdate,
+	    cfg.region, SERVICE) == -1) {
 		snprintf(why, whylen, "cannot sign the request");
 		return HTTP_FAILED;
 	}
@@ -354,7 +391,7 @@ attempt(struct store *s, const char *op, const struct aws_creds *c,
 		    c->session_token);
 		lines[nl++] = h_token;
 	}
-	lines[nl++] = auth.data;
+	lines[nl++] = s->auth.data;
 	memset(&hr, 0, sizeof(hr));
 	hr.method = "POST";
 	hr.url = cfg.url;
@@ -364,7 +401,6 @@ attempt(struct store *s, const char *op, const struct aws_creds *c,
 	hr.bodylen = s->body.len;
 	r = http_perform(s->http, &hr, &s->resp, dl, why, whylen);
 	explicit_bzero(h_token, sizeof(h_token));
-	buf_free(&auth);
 	return r;
 }
 
@@ -526,15 +562,18 @@ static enum store_status
 dynamo_list(struct store *s, store_name_fn fn, void *ctx,
     const struct deadline *dl, char *err, size_t errlen)
 {
-	struct json_object	*start = NULL, *next = NULL;
 	enum store_status	 st = STORE_OK;
 	enum dynamo_parse	 p;
+	const char		*next;
+	size_t			 nextlen;
 	char			 why[200];
 	unsigned long		 pages = 0;
 
+	buf_reset(&s->start);
 	for (;;) {
 		buf_reset(&s->body);
-		if (dynamo_scan_body(&s->body, cfg.table, start) == -1) {
+		if (dynamo_scan_body(&s->body, cfg.table, pages > 0 ?
+		    s->start.data : NULL, s->start.len) == -1) {
 			snprintf(err, errlen, "dynamodb Scan: cannot build "
 			    "request");
 			st = STORE_UNAVAILABLE;
@@ -544,7 +583,7 @@ dynamo_list(struct store *s, store_name_fn fn, void *ctx,
 			break;
 		pages++;
 		p = dynamo_parse_scan(s->resp.body.data, s->resp.body.len, fn,
-		    ctx, &next, why, sizeof(why));
+		    ctx, &next, &nextlen, why, sizeof(why));
 		if (p != DYNAMO_PARSED) {
 			snprintf(err, errlen, "dynamodb Scan page %lu: %s", pages,
 			    why);
@@ -553,18 +592,22 @@ dynamo_list(struct store *s, store_name_fn fn, void *ctx,
 		}
 		if (next == NULL)
 			break;
-		if (start != NULL && json_object_equal(start, next)) {
+		if (pages > 1 && nextlen == s->start.len &&
+		    memcmp(next, s->start.data, nextlen) == 0) {
 			snprintf(err, errlen, "dynamodb Scan page %lu: "
 			    "LastEvaluatedKey did not advance", pages);
 			st = STORE_UNAVAILABLE;
 			break;
 		}
-		json_object_put(start);
-		start = next;
-		next = NULL;
+		/* The key outlives the answer it came in: the next one. */
+		buf_reset(&s->start);
+		if (buf_add(&s->start, next, nextlen) == -1) {
+			snprintf(err, errlen, "dynamodb Scan page %lu: "
+			    "LastEvaluatedKey too large", pages);
+			st = STORE_UNAVAILABLE;
+			break;
+		}
 	}
-	json_object_put(start);
-	json_object_put(next);
 	/* A listing grew the answer buffer to a page: give that back. */
 	if (s->resp.body.cap > REQUEST_MAX)
 		buf_free(&s->resp.body);

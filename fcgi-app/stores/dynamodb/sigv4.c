@@ -1,12 +1,12 @@
 #include "sigv4.h"
 
 #include <limits.h>
+#include <pthread.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include <openssl/crypto.h>
 #include <openssl/evp.h>
-#include <openssl/hmac.h>
 #include <openssl/sha.h>
 
 #include "pct.h"
@@ -47,13 +47,40 @@ sigv4_format_date(time_t t, char out[SIGV4_DATE_SIZE])
 	return 0;
 }
 
+/*
+ * SHA-256, fetched from OpenSSL's providers once: a fetch by name takes
+ * locks and a hash table lookup, which SHA256() and HMAC() repeat on
+ * every call, and a request makes seven digests.
+ */
+static EVP_MD		*sha256_md;
+static pthread_once_t	 sha256_once = PTHREAD_ONCE_INIT;
+
+static void
+fetch_sha256(void)
+{
+	sha256_md = EVP_MD_fetch(NULL, "SHA256", NULL);
+}
+
+static int
+sha256(unsigned char out[SHA256_DIGEST_LENGTH], const void *p, size_t n)
+{
+	unsigned int	 len = 0;
+
+	if (pthread_once(&sha256_once, fetch_sha256) != 0 ||
+	    sha256_md == NULL ||
+	    EVP_Digest(p, n, out, &len, sha256_md, NULL) != 1 ||
+	    len != SHA256_DIGEST_LENGTH)
+		return -1;
+	return 0;
+}
+
 int
 sigv4_sha256_hex(const void *p, size_t n, char out[SIGV4_HEX_SIZE])
 {
 	unsigned char	 md[SHA256_DIGEST_LENGTH];
 
 	out[0] = '\0';
-	if (SHA256(p, n, md) == NULL)
+	if (sha256(md, p, n) == -1)
 		return -1;
 	hex_encode(out, md, sizeof(md));
 	return 0;
@@ -103,14 +130,13 @@ sort_headers(size_t order[SIGV4_MAX_HEADERS], const struct sigv4_header *h,
 static int
 add_lower(struct buf *out, const char *s)
 {
-	for (; *s != '\0'; s++) {
-		char c = *s;
+	size_t	 i, n = strlen(s);
+	char	*p;
 
-		if (c >= 'A' && c <= 'Z')
-			c += 'a' - 'A';
-		if (buf_add(out, &c, 1) == -1)
-			return -1;
-	}
+	if ((p = buf_extend(out, n)) == NULL)
+		return -1;
+	for (i = 0; i < n; i++)
+		p[i] = s[i] >= 'A' && s[i] <= 'Z' ? s[i] + ('a' - 'A') : s[i];
 	return 0;
 }
 
@@ -124,19 +150,22 @@ is_space(char c)
 static int
 add_trimmed(struct buf *out, const char *s)
 {
-	int	 gap = 0, started = 0;
+	size_t	 run;
+	int	 started = 0;
 
-	for (; *s != '\0'; s++) {
-		if (is_space(*s)) {
-			gap = started;
+	/* Runs of non-space bytes go in whole (a session token is one). */
+	while (*s != '\0') {
+		for (; is_space(*s); s++)
 			continue;
-		}
-		if (gap && buf_add(out, " ", 1) == -1)
+		for (run = 0; s[run] != '\0' && !is_space(s[run]); run++)
+			continue;
+		if (run == 0)
+			break;
+		if ((started && buf_add(out, " ", 1) == -1) ||
+		    buf_add(out, s, run) == -1)
 			return -1;
-		if (buf_add(out, s, 1) == -1)
-			return -1;
-		gap = 0;
 		started = 1;
+		s += run;
 	}
 	return 0;
 }
@@ -377,17 +406,45 @@ sigv4_string_to_sign(struct buf *out, const char *amzdate, const char *region,
 	return 0;
 }
 
+/*
+ * HMAC-SHA256 (RFC 2104) on the digest above: H((K ^ opad) | H((K ^ ipad)
+ * | m)), the key first hashed when longer than a block. Every buffer that
+ * held the key is cleansed.
+ */
+#define HMAC_BLOCK	64
+
 static int
 hmac(unsigned char out[SIGV4_KEY_LEN], const void *key, size_t keylen,
     const void *msg, size_t msglen)
 {
-	unsigned int	 len = 0;
+	unsigned char	 k[HMAC_BLOCK], pad[HMAC_BLOCK + SHA256_DIGEST_LENGTH];
+	unsigned char	*inner;
+	size_t		 i;
+	int		 rc = -1;
 
-	if (keylen > (size_t)INT_MAX ||
-	    HMAC(EVP_sha256(), key, (int)keylen, msg, msglen, out, &len) ==
-	    NULL || len != SIGV4_KEY_LEN)
-		return -1;
-	return 0;
+	memset(k, 0, sizeof(k));
+	if (keylen > HMAC_BLOCK) {
+		if (sha256(k, key, keylen) == -1)
+			goto out;
+	} else
+		memcpy(k, key, keylen);
+	if (msglen > SIZE_MAX - HMAC_BLOCK ||
+	    (inner = malloc(HMAC_BLOCK + msglen)) == NULL)
+		goto out;
+	for (i = 0; i < HMAC_BLOCK; i++)
+		inner[i] = k[i] ^ 0x36;
+	memcpy(inner + HMAC_BLOCK, msg, msglen);
+	for (i = 0; i < HMAC_BLOCK; i++)
+		pad[i] = k[i] ^ 0x5c;
+	if (sha256(pad + HMAC_BLOCK, inner, HMAC_BLOCK + msglen) == 0 &&
+	    sha256(out, pad, sizeof(pad)) == 0)
+		rc = 0;
+	OPENSSL_cleanse(inner, HMAC_BLOCK);
+	free(inner);
+out:
+	OPENSSL_cleanse(k, sizeof(k));
+	OPENSSL_cleanse(pad, sizeof(pad));
+	return rc;
 }
 
 int
@@ -440,12 +497,11 @@ sigv4_authorization(struct buf *out, const char *access_key_id,
 }
 
 int
-sigv4_sign(struct buf *out, const struct sigv4_request *req,
-    const char *access_key_id, const char *secret, const char *amzdate,
-    const char *region, const char *service)
+sigv4_sign_with_key(struct buf *out, const struct sigv4_request *req,
+    const char *access_key_id, const unsigned char key[SIGV4_KEY_LEN],
+    const char *amzdate, const char *region, const char *service)
 {
 	struct buf	 creq, sts, signed_headers;
-	unsigned char	 key[SIGV4_KEY_LEN];
 	char		 sig[SIGV4_HEX_SIZE];
 	int		 rc = -1;
 
@@ -455,22 +511,33 @@ sigv4_sign(struct buf *out, const struct sigv4_request *req,
 	buf_init_secret(&creq, 64 * 1024);
 	buf_init(&sts, 1024);
 	buf_init(&signed_headers, 4096);
-	if (sigv4_canonical_request(&creq, req) == -1 ||
+	if (sigv4_canonical_request(&creq, req) == 0 &&
 	    sigv4_string_to_sign(&sts, amzdate, region, service,
-	    creq.data, creq.len) == -1 ||
+	    creq.data, creq.len) == 0 &&
 	    sigv4_signed_headers(&signed_headers, req->headers,
-	    req->nheaders) == -1)
-		goto out;
-	if (sigv4_signing_key(key, secret, amzdate, region, service) == -1)
-		goto out;
-	rc = sigv4_signature(sig, key, sts.data, sts.len);
-	OPENSSL_cleanse(key, sizeof(key));
-	if (rc == 0)
+	    req->nheaders) == 0 &&
+	    sigv4_signature(sig, key, sts.data, sts.len) == 0)
 		rc = sigv4_authorization(out, access_key_id, amzdate, region,
 		    service, signed_headers.data, sig);
-out:
 	buf_free(&creq);
 	buf_free(&sts);
 	buf_free(&signed_headers);
+	return rc;
+}
+
+int
+sigv4_sign(struct buf *out, const struct sigv4_request *req,
+    const char *access_key_id, const char *secret, const char *amzdate,
+    const char *region, const char *service)
+{
+	unsigned char	 key[SIGV4_KEY_LEN];
+	int		 rc;
+
+	if (req->nheaders == 0 ||
+	    sigv4_signing_key(key, secret, amzdate, region, service) == -1)
+		return -1;
+	rc = sigv4_sign_with_key(out, req, access_key_id, key, amzdate, region,
+	    service);
+	OPENSSL_cleanse(key, sizeof(key));
 	return rc;
 }

@@ -1,0 +1,100 @@
+'use strict';
+// The cloud stores' rows of `make bench`: the same stack on each cloud
+// store against its local stand-in, and, for DynamoDB, the CPU boto3 (the
+// SDK the Flask original used) spends on the same single call to the same
+// stand-in. The stand-ins' own CPU is theirs, not the service's: they run
+// on the load's core, and bench.js counts them apart.
+//
+// Each store's stand-in is started by the module its `make run` uses and
+// answers with the app's environment; a store whose stand-in cannot run
+// here (Google's emulator not installed) is left out, saying why.
+
+const fs = require('node:fs');
+const os = require('node:os');
+const path = require('node:path');
+const { spawn, spawnSync } = require('node:child_process');
+
+const ROOT = path.resolve(__dirname, '..', '..');
+
+// Pins a process, and its threads, to one core.
+function pin(pid, cpu) {
+	spawnSync('taskset', ['-a', '-p', '-c', cpu, String(pid)], { stdio: 'ignore' });
+}
+
+// A DynamoDB on loopback: dynalite with the Candidates table, over plain
+// HTTP for the CPU rows (TLS would be the stand-in's cost as much as the
+// service's), or, with tls, behind the tests' SigV4-verifying HTTPS proxy
+// with a bundle the size of the system's, for the memory row: what a
+// production instance holds is one CA store and a TLS session per worker.
+async function dynamodb({ tls = false, cpu }) {
+	const { startDynalite, TABLE } = require('../lib/dynalite');
+	const db = await startDynalite();
+	pin(db.pid, cpu);
+	const env = {
+		CANDIDATES_STORE: 'dynamodb',
+		AWS_REGION: 'us-east-1',
+		AWS_ACCESS_KEY_ID: 'AKIABENCHSERVICE0001',
+		AWS_SECRET_ACCESS_KEY: 'bench/only+service/secret',
+		AWS_EC2_METADATA_DISABLED: 'true',
+		TC_DYNAMO_TABLE: TABLE,
+	};
+	const stops = [() => db.stop()];
+	if (tls) {
+		const { CredentialRegistry, startProxy, makeTestCerts } = require('../lib/sigv4-proxy');
+		const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'bench-tls-'));
+		const certs = makeTestCerts(dir);
+		const registry = new CredentialRegistry();
+		registry.add({ accessKeyId: env.AWS_ACCESS_KEY_ID,
+			secretAccessKey: env.AWS_SECRET_ACCESS_KEY });
+		const proxy = await startProxy({ registry, upstreamPort: db.port, region: env.AWS_REGION,
+			certs });
+		const bundle = path.join(dir, 'system-and-test.pem');
+		fs.writeFileSync(bundle, Buffer.concat([
+			fs.readFileSync('/etc/ssl/certs/ca-certificates.crt'), fs.readFileSync(certs.ca)]));
+		env.AWS_ENDPOINT_URL_DYNAMODB = proxy.url;
+		env.AWS_CA_BUNDLE = bundle;
+		stops.unshift(async () => {
+			await proxy.stop();
+			fs.rmSync(dir, { recursive: true, force: true });
+		});
+	} else {
+		env.AWS_ENDPOINT_URL_DYNAMODB = db.endpoint;
+	}
+	return {
+		env,
+		pids: [db.pid],
+		endpoint: db.endpoint,
+		table: TABLE,
+		async stop() { for (const s of stops) await s(); },
+	};
+}
+
+// Every cloud store the bench can run here, in the order it runs them.
+const STORES = [
+	{ name: 'dynamodb', start: dynamodb, sdk: 'boto3' },
+];
+
+// What boto3 spends per call on the stand-in, pinned to the load's core:
+// { get, put, list } in µs of its CPU.
+function boto3(standIn, cpu, calls) {
+	return new Promise((resolve, reject) => {
+		const child = spawn('taskset', ['-c', cpu, '/usr/bin/python3',
+			path.join(__dirname, 'boto3_calls.py'), standIn.endpoint, standIn.table,
+			String(calls)], { stdio: ['ignore', 'pipe', 'pipe'] });
+		let out = '';
+		child.stdout.on('data', (d) => (out += d));
+		child.stderr.on('data', (d) => (out += d));
+		child.on('error', reject);
+		child.on('exit', (code) => {
+			const line = out.trim().split('\n').pop();
+			try {
+				if (code !== 0) throw new Error(`exit ${code}`);
+				resolve(JSON.parse(line));
+			} catch (err) {
+				reject(new Error(`boto3 reference failed (${err.message}):\n${out}`));
+			}
+		});
+	});
+}
+
+module.exports = { STORES, boto3, pin, ROOT };

@@ -1005,7 +1005,8 @@ function report(variants, started, elapsed) {
 		    'either side blurs the comparison. CPU µs/req is the web server\'s and the app\'s alone: ' +
 		    'the stand-in runs on the load\'s core and is counted apart. SDK µs/call is the CPU ' +
 		    'boto3 (Debian\'s python3-boto3, the SDK the Flask original used) spends on the same ' +
-		    'single call (get_item with ConsistentRead, put_item, a paginated Scan for the listing) ' +
+		    'single call the service makes (a Query on the key with ConsistentRead and Select COUNT, ' +
+		    'a put_item, a paginated Scan of the key for the listing) ' +
 		    'to the same stand-in in the same repetition; CPU ÷SDK is the ratio, taken within each ' +
 		    'repetition. CPU ÷floor is against the SQLite table\'s floor at the same concurrency. ' +
 		    'Memory over TLS is the peak of a run of GETs through the verifying HTTPS proxy with a ' +

@@ -6,8 +6,9 @@ stand-in as the service, on the same machine, in the same run.
     boto3_calls.py ENDPOINT TABLE CALLS
 
 Prints one JSON line: microseconds of this process's CPU (user + system)
-per get_item (ConsistentRead), per put_item, and per whole listing
-(a paginated Scan of the table, as the original's /candidates does), each
+per call the service makes for a request, made the same way: the get (a
+Query on the key, ConsistentRead, Select COUNT), the put (put_item), and
+the whole listing (a paginated Scan of the key, ConsistentRead), each
 after a warm-up, so the client and its connection are built already.
 Debian's python3-boto3, the SDK the original used (make bench installs it).
 """
@@ -38,11 +39,13 @@ def main():
                           region_name='us-east-1',
                           aws_access_key_id='AKIABENCHBOTO3000001',
                           aws_secret_access_key='bench/only+secret')
-    key = {'CandidateName': {'S': 'candidate-0500'}}
     serial = iter(range(10 ** 9))
 
     def get():
-        client.get_item(TableName=table, Key=key, ConsistentRead=True)
+        client.query(TableName=table, ConsistentRead=True, Select='COUNT',
+                     KeyConditionExpression='CandidateName = :n',
+                     ExpressionAttributeValues={
+                         ':n': {'S': 'candidate-0500'}})
 
     def put():
         name = 'boto3-%d' % next(serial)
@@ -51,7 +54,8 @@ def main():
     scanner = client.get_paginator('scan')
 
     def scan():
-        for _ in scanner.paginate(TableName=table, ConsistentRead=True):
+        for _ in scanner.paginate(TableName=table, ConsistentRead=True,
+                                  ProjectionExpression='CandidateName'):
             pass
 
     # The listing before the writes, so it lists what the service listed.

@@ -81,6 +81,43 @@ describe('shipped configuration: client keep-alive outlasts the load balancers',
   }
 });
 
+// How long each web server waits for the app's answer, from the shipped
+// file, against the app's own deadlines (fcgi-app/config.h): the app must
+// give up first, so a client gets its 503 and never the web server's 504.
+const FASTCGI_READ_TIMEOUT = {
+  nginx() {
+    const m = settings(read('nginx-conf/nginx.conf'),
+      /^\s*fastcgi_read_timeout\s+(\d+)(ms|s|m|h|d)?[\s;]/);
+    assert.equal(m.length, 1, 'one fastcgi_read_timeout in nginx.conf');
+    return Number(m[0][1]) * NGINX_UNITS[m[0][2] ?? 's'];
+  },
+  lighttpd() {
+    const m = settings(read('lighttpd-conf/lighttpd.conf'),
+      /^\s*"read-timeout"\s*=>\s*(\d+)\s*,?\s*$/);
+    assert.equal(m.length, 1, 'one "read-timeout" in lighttpd.conf');
+    return Number(m[0][1]);
+  },
+};
+
+function appDefaultMs(name) {
+  const m = new RegExp(`^#define\\s+${name}\\s+(\\d+)`, 'm').exec(read('fcgi-app/config.h'));
+  assert.ok(m, `no ${name} in fcgi-app/config.h`);
+  return Number(m[1]);
+}
+
+describe('shipped configuration: the app gives up before the web server', () => {
+  for (const web of Object.keys(FASTCGI_READ_TIMEOUT)) {
+    it(`${web}: FastCGI read timeout > the app's store and listing deadlines`, () => {
+      const s = FASTCGI_READ_TIMEOUT[web]();
+      for (const name of ['STORE_TIMEOUT_DEFAULT_MS', 'LIST_TIMEOUT_DEFAULT_MS']) {
+        const ms = appDefaultMs(name);
+        assert.ok(s * 1000 > ms + 1000, `${web} waits ${s} s for the app, not ` +
+          `clearly longer than its ${name} of ${ms} ms`);
+      }
+    });
+  }
+});
+
 // One HTTP/1.1 connection the test drives by hand: request() sends one
 // request and resolves to its answer, read by Content-Length.
 function connection(url) {

@@ -70,6 +70,7 @@ all: build/candidates
 # Adding a store: its folder, a line in store.c's list, and a line here.
 STORES_IN = sqlite
 MODULES	 = dynamodb
+MODULES	+= firestore
 MOD_PKGS = json-c libcurl libcrypto
 
 HDRS	 := $(shell find fcgi-app -name '*.h')

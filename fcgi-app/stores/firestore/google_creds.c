@@ -26,7 +26,9 @@ read_key_file(const char *path, struct buf *body, char *err, size_t errlen)
 	char		*p;
 	int		 fd;
 
-	if ((fd = open(path, O_RDONLY | O_CLOEXEC | O_NOCTTY)) == -1) {
+	/* O_NONBLOCK: a FIFO must be refused, not waited on. */
+	if ((fd = open(path, O_RDONLY | O_CLOEXEC | O_NOCTTY |
+	    O_NONBLOCK)) == -1) {
 		snprintf(err, errlen, KEY_VAR ": cannot read %s: %s", path,
 		    strerror(errno));
 		return -1;

@@ -9,7 +9,12 @@
  * a token that parses can go into a header as it is and expires within a
  * day, a list page hands over exactly its documents' ids and stops when
  * asked, encoded names decode back to themselves, and every error field
- * stays terminated within its array.
+ * stays terminated within its array. The values the store reads at
+ * start-up go through their checks too: host:port (FIRESTORE_EMULATOR_HOST,
+ * GCE_METADATA_HOST), the https:// endpoint (FIRESTORE_ENDPOINT) and the
+ * metadata server's plain answers (project id, instance id); what passes
+ * is copied whole and holds nothing that could leave a URL or a JSON
+ * string.
  *
  * Input: which parser, a parameter byte, a second one, then the body.
  */
@@ -21,6 +26,7 @@
 
 #include "fuzz.h"
 #include "stores/firestore/firestore_wire.h"
+#include "stores/firestore/google_config.h"
 #include "stores/firestore/google_jwt.h"
 
 struct seen {
@@ -214,6 +220,69 @@ check_encoders(const char *body, size_t len)
 		    "a bad database id passed");
 }
 
+/* What a checked address may hold: a host, brackets, a port, a scheme. */
+static int
+address_byte(char c)
+{
+	return (c >= 'A' && c <= 'Z') || (c >= 'a' && c <= 'z') ||
+	    (c >= '0' && c <= '9') || memchr(".-:[]", c, 5) != NULL;
+}
+
+static void
+check_address(const char *body, size_t len, unsigned param)
+{
+	char	 out[GOOGLE_URL_MAX], err[128];
+	size_t	 i, n, skip = 0;
+	int	 need_port = param & 1, url = param & 2;
+
+	memset(out, 'Z', sizeof(out));
+	memset(err, 'Z', sizeof(err));
+	err[sizeof(err) - 1] = '\0';
+	if ((url ? google_check_https_url(body, len, out, sizeof(out), err,
+	    sizeof(err)) : google_check_hostport(body, len, need_port, out,
+	    GOOGLE_HOSTPORT_MAX, err, sizeof(err))) != 0) {
+		CHECK(out[0] == '\0', "a refused value half-copied");
+		CHECK(memchr(err, '\0', sizeof(err)) != NULL && err[0] != '\0',
+		    "no reason");
+		return;
+	}
+	n = strlen(out);
+	if (url) {
+		CHECK(n >= 9 && memcmp(out, "https://", 8) == 0, "scheme");
+		CHECK(n == len || (n + 1 == len && body[n] == '/'),
+		    "url of %zu bytes from %zu", n, len);
+		skip = 8;
+	} else
+		CHECK(n == len, "copied %zu of %zu bytes", n, len);
+	CHECK(memcmp(out, body, n) == 0, "changed in the copy");
+	for (i = skip; i < n; i++)
+		CHECK(address_byte(out[i]), "byte 0x%02x in an address",
+		    (unsigned char)out[i]);
+	if (need_port && !url)
+		CHECK(memchr(out, ':', n) != NULL && out[n - 1] >= '0' &&
+		    out[n - 1] <= '9', "no port");
+}
+
+static void
+check_word(const char *body, size_t len)
+{
+	char	 out[GCE_WORD_MAX];
+	size_t	 i, n;
+
+	memset(out, 'Z', sizeof(out));
+	if (gce_metadata_word(body, len, out, sizeof(out)) != 0) {
+		CHECK(out[0] == '\0', "a refused word half-copied");
+		return;
+	}
+	n = strlen(out);
+	CHECK(n > 0 && n < sizeof(out) && n <= len && len - n <= 2,
+	    "word of %zu from %zu bytes", n, len);
+	CHECK(memcmp(out, body, n) == 0, "changed in the copy");
+	for (i = 0; i < n; i++)
+		CHECK(address_byte(out[i]) || out[i] == '_', "byte 0x%02x",
+		    (unsigned char)out[i]);
+}
+
 int
 LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
@@ -240,7 +309,7 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	err[sizeof(err) - 1] = '\0';
 	now = (time_t)1700000000 + ((time_t)data[1] << 16);
 
-	switch (data[0] % 8) {
+	switch (data[0] % 10) {
 	case 0:
 		check_key(body, len, now);
 		break;
@@ -303,8 +372,14 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		CHECK(v != FIRESTORE_NOT_FOUND || data[2] % 3 == FIRESTORE_GET,
 		    "not found for a write or a list");
 		break;
-	default:
+	case 7:
 		check_encoders(body, len);
+		break;
+	case 8:
+		check_address(body, len, data[1]);
+		break;
+	default:
+		check_word(body, len);
 		break;
 	}
 	CHECK(memchr(err, '\0', sizeof(err)) != NULL, "err not terminated");

@@ -2,7 +2,7 @@
 #
 #   make            build build/candidates (optimised)
 #   make run        install what is missing, build, serve on 127.0.0.1:8080
-#                   (WEB=nginx|lighttpd PORT=8080 STORE=sqlite|dynamodb;
+#                   (WEB=nginx|lighttpd PORT=8080 STORE=sqlite|dynamodb|firestore;
 #                   RUNDIR=var gets the SQLite file, the socket, the pids
 #                   and the rendered web server configuration)
 #   make test       install what is missing, run every check
@@ -184,6 +184,14 @@ deps-test:
 RUN_DEPS_dynamodb  = nodejs:node npm:npm openssl:openssl
 RUN_NEEDS_dynamodb = tests/node_modules/.stamp
 RUN_WRAP_dynamodb  = node tests/lib/local-dynamodb.js --dir $(RUNDIR) --
+
+# `make run STORE=firestore`: the same stack on Google's Firestore emulator
+# (and a fake metadata server for the instance id), started first and
+# stopped last by tests/lib/local-firestore.js, which needs nothing from
+# npm. The emulator comes from Google's apt repository
+# (google-cloud-cli-firestore-emulator); without it, one line says so.
+RUN_DEPS_firestore = nodejs:node openjdk-17-jre-headless:java
+RUN_WRAP_firestore = node tests/lib/local-firestore.js --dir $(RUNDIR) --
 
 run: deps build/candidates $(RUN_NEEDS_$(STORE))
 	$(RUN_WRAP_$(STORE)) tests/stack.sh --web $(WEB) --port $(PORT) --dir $(RUNDIR) --app build/candidates

@@ -2,7 +2,10 @@
  * The GCP store: Firestore in native mode over its REST API v1, on the
  * Flask original's layout (collection `candidates`, document id = the
  * name, one string field `CandidateName`), so a database the original
- * wrote is served unchanged.
+ * wrote is served unchanged. A get is documents:batchGet and a put
+ * documents:commit, the calls the official clients make for get() and
+ * set(), with the name inside the JSON body; a listing is documents.list
+ * (firestore_wire.h says why).
  *
  * Each worker keeps one HTTP client, hence one kept-alive connection (and
  * TLS session) to Firestore. What the workers share is read-only after
@@ -70,7 +73,7 @@ static struct {
 struct store {
 	struct http_client	*http;
 	struct buf		 url;
-	struct buf		 body;		/* a write's JSON */
+	struct buf		 body;		/* a POST's JSON */
 	struct http_response	 resp;
 	struct buf		 page;		/* the token of the page asked */
 	struct buf		 next;		/* the token of the next one */
@@ -313,7 +316,7 @@ fs_close(struct store *s)
 	free(s);
 }
 
-/* One attempt: s->url (and s->body, for a write) sent with the bearer. */
+/* One attempt: s->url (and s->body, for a POST) sent with the bearer. */
 static enum http_result
 attempt(struct store *s, const char *method, const struct google_token *tok,
     const struct deadline *dl, char *why, size_t whylen)
@@ -324,21 +327,21 @@ attempt(struct store *s, const char *method, const struct google_token *tok,
 	char			 auth[sizeof(prefix) + GOOGLE_TOKEN_MAX];
 	enum http_result	 r;
 	size_t			 nl = 0;
-	int			 write = strcmp(method, "GET") != 0;
+	int			 post = strcmp(method, "GET") != 0;
 
 	/* By hand, not snprintf: no copy of the token but this one. */
 	memcpy(auth, prefix, sizeof(prefix) - 1);
 	memcpy(auth + sizeof(prefix) - 1, tok->access_token, tok->len);
 	auth[sizeof(prefix) - 1 + tok->len] = '\0';
 	lines[nl++] = auth;
-	if (write)
+	if (post)
 		lines[nl++] = "Content-Type: application/json";
 	memset(&hr, 0, sizeof(hr));
 	hr.method = method;
 	hr.url = s->url.data;
 	hr.headers = lines;
 	hr.nheaders = nl;
-	if (write) {
+	if (post) {
 		hr.body = s->body.data;
 		hr.bodylen = s->body.len;
 	}
@@ -348,14 +351,14 @@ attempt(struct store *s, const char *method, const struct google_token *tok,
 }
 
 /*
- * One logical call: s->url sent as method until Firestore answers 200,
- * the answer is final, or the attempts, the retry quota or the deadline
- * run out. STORE_OK leaves the answer in s->resp.body; a get of a
- * document that does not exist is STORE_NOT_FOUND.
+ * One logical call: s->url (and s->body, for a POST) sent as method
+ * until Firestore answers 200, the answer is final, or the attempts, the
+ * retry quota or the deadline run out. STORE_OK leaves the answer in
+ * s->resp.body.
  */
 static enum store_status
-call(struct store *s, enum firestore_op op, const char *what,
-    const char *method, const struct deadline *dl, char *err, size_t errlen)
+call(struct store *s, const char *what, const char *method,
+    const struct deadline *dl, char *err, size_t errlen)
 {
 	struct google_token	 tok;
 	struct firestore_error	 e;
@@ -397,7 +400,7 @@ call(struct store *s, enum firestore_op op, const char *what,
 		snprintf(why, sizeof(why), "HTTP %ld %s%s%s", s->resp.status,
 		    e.google ? e.status : "(not Google's error JSON)",
 		    e.message[0] ? ": " : "", e.message);
-		switch (firestore_classify(op, s->resp.status, &e)) {
+		switch (firestore_classify(s->resp.status, &e)) {
 		case FIRESTORE_THROTTLED:
 			google_token_wipe(&tok);
 			reason = RETRY_THROTTLED;
@@ -406,10 +409,6 @@ call(struct store *s, enum firestore_op op, const char *what,
 			google_token_wipe(&tok);
 			reason = RETRY_TRANSIENT;
 			goto again;
-		case FIRESTORE_NOT_FOUND:
-			google_token_wipe(&tok);
-			retry_done(&r);
-			return STORE_NOT_FOUND;
 		case FIRESTORE_TOKEN_REJECTED:
 			/* Expired or revoked early: a new one, once. */
 			if (!renewed && google_creds_rejected(&cfg.creds,
@@ -444,43 +443,57 @@ again:
 	}
 }
 
-/* s->url = base/v1/<the document named name>. */
+/*
+ * s->url = base/v1/projects/{p}/databases/{d}/documents:<method>, and
+ * s->body the request for name made by body_fn.
+ */
 static int
-doc_url(struct store *s, const char *name, size_t len)
+prepare(struct store *s, const char *method, int (*body_fn)(struct buf *,
+    const char *, const char *, const char *, size_t), const char *name,
+    size_t len)
 {
 	buf_reset(&s->url);
+	buf_reset(&s->body);
 	return buf_printf(&s->url, "%s/v1/", cfg.base) == -1 ||
-	    firestore_doc_path(&s->url, cfg.project, cfg.database, name,
-	    len) == -1 ? -1 : 0;
+	    firestore_database_path(&s->url, cfg.project, cfg.database) == -1 ||
+	    buf_printf(&s->url, "/documents:%s", method) == -1 ||
+	    body_fn(&s->body, cfg.project, cfg.database, name, len) == -1 ?
+	    -1 : 0;
 }
 
+/*
+ * documents:batchGet of the one document, as the official clients' get()
+ * asks for it: the answer says found or missing, so an absent name is
+ * never mistaken for a database that does not exist.
+ */
 static enum store_status
 fs_get(struct store *s, const char *name, size_t len,
     const struct deadline *dl, char *err, size_t errlen)
 {
 	enum store_status	 st;
 	char			 why[200];
+	int			 found;
 
-	if (doc_url(s, name, len) == -1) {
-		snprintf(err, errlen, "firestore documents.get: cannot build "
-		    "the request");
+	if (prepare(s, "batchGet", firestore_batchget_body, name, len) == -1) {
+		snprintf(err, errlen, "firestore documents.batchGet: cannot "
+		    "build the request");
 		return STORE_UNAVAILABLE;
 	}
-	if ((st = call(s, FIRESTORE_GET, "documents.get", "GET", dl, err,
-	    errlen)) != STORE_OK)
+	if ((st = call(s, "documents.batchGet", "POST", dl, err, errlen)) !=
+	    STORE_OK)
 		return st;
-	if (firestore_parse_doc(s->resp.body.data, s->resp.body.len, name, len,
-	    why, sizeof(why)) != FIRESTORE_PARSED) {
-		snprintf(err, errlen, "firestore documents.get: %s", why);
+	if (firestore_parse_batchget(s->resp.body.data, s->resp.body.len, name,
+	    len, &found, why, sizeof(why)) != FIRESTORE_PARSED) {
+		snprintf(err, errlen, "firestore documents.batchGet: %s", why);
 		return STORE_UNAVAILABLE;
 	}
-	return STORE_OK;
+	return found ? STORE_OK : STORE_NOT_FOUND;
 }
 
 /*
- * A PATCH without updateMask replaces the whole document, creating it if
- * need be: the original's set(). Writing the same name twice changes
- * nothing, so a write is retried like a read.
+ * documents:commit of one update without a mask or a precondition: the
+ * whole document replaced or created, the original's set(). Writing the
+ * same name twice changes nothing, so a write is retried like a read.
  */
 static enum store_status
 fs_put(struct store *s, const char *name, size_t len,
@@ -489,19 +502,17 @@ fs_put(struct store *s, const char *name, size_t len,
 	enum store_status	 st;
 	char			 why[200];
 
-	buf_reset(&s->body);
-	if (doc_url(s, name, len) == -1 ||
-	    firestore_put_body(&s->body, name, len) == -1) {
-		snprintf(err, errlen, "firestore documents.patch: cannot build "
+	if (prepare(s, "commit", firestore_commit_body, name, len) == -1) {
+		snprintf(err, errlen, "firestore documents.commit: cannot build "
 		    "the request");
 		return STORE_UNAVAILABLE;
 	}
-	if ((st = call(s, FIRESTORE_PUT, "documents.patch", "PATCH", dl, err,
-	    errlen)) != STORE_OK)
+	if ((st = call(s, "documents.commit", "POST", dl, err, errlen)) !=
+	    STORE_OK)
 		return st;
-	if (firestore_parse_doc(s->resp.body.data, s->resp.body.len, name, len,
-	    why, sizeof(why)) != FIRESTORE_PARSED) {
-		snprintf(err, errlen, "firestore documents.patch: %s", why);
+	if (firestore_parse_commit(s->resp.body.data, s->resp.body.len, why,
+	    sizeof(why)) != FIRESTORE_PARSED) {
+		snprintf(err, errlen, "firestore documents.commit: %s", why);
 		return STORE_UNAVAILABLE;
 	}
 	return STORE_OK;
@@ -546,8 +557,8 @@ fs_list(struct store *s, store_name_fn fn, void *ctx,
 			st = STORE_UNAVAILABLE;
 			break;
 		}
-		if ((st = call(s, FIRESTORE_LIST, "documents.list", "GET", dl,
-		    err, errlen)) != STORE_OK)
+		if ((st = call(s, "documents.list", "GET", dl, err,
+		    errlen)) != STORE_OK)
 			break;
 		pages++;
 		p = firestore_parse_list(s->resp.body.data, s->resp.body.len,

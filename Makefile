@@ -255,8 +255,9 @@ fuzz: deps-test $(FUZZERS)
 fuzz-quick: $(FUZZERS)
 	tests/fuzz/run.sh $(FUZZ_QUICK_SECONDS) $(FUZZERS)
 
-# The shipped binary under valgrind behind nginx, on every route, on SQLite
-# and DynamoDB (dynalite), ending with SIGTERM: no memory error, no leak.
+# The shipped binary under valgrind behind nginx, on every route, on SQLite,
+# DynamoDB (dynalite) and Firestore (Google's emulator, when installed),
+# ending with SIGTERM: no memory error, no leak.
 leak: build/candidates tests/node_modules/.stamp
 	cd tests && node --test soak/leak.test.js
 

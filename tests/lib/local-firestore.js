@@ -21,8 +21,15 @@
 //   const local = await startLocalFirestore();   // throws SKIP_MESSAGE without the emulator
 //   ... local.env ...                            // the app's environment
 //   await local.stop();
+//
+// With { credentials: 'key' } the app reaches the emulator as a VM with a
+// service-account key reaches Firestore: over HTTPS (a throwaway CA in
+// SSL_CERT_FILE) through the token-checking proxy, with tokens from the
+// fake token endpoint for a JWT grant, each tokenLifetimeSec long.
 
 const fs = require('node:fs');
+const os = require('node:os');
+const path = require('node:path');
 const { spawn } = require('node:child_process');
 const { findEmulator, startEmulator, SKIP_MESSAGE, LEAN_JVM } = require('./firestore-emulator');
 const { startMetadata } = require('./fake-gce-metadata');
@@ -36,39 +43,62 @@ const DROPPED = ['GOOGLE_APPLICATION_CREDENTIALS', 'FIRESTORE_ENDPOINT', 'GCE_ME
 
 // Starts the emulator and the fake metadata server. jvmFlags: the
 // emulator's (LEAN_JVM by default; [] for the JVM's own, as a benchmark of
-// the emulator's speed wants). Resolves to { env, emulator, metadata,
-// project, stop() }; env is the app's environment, laid over the caller's
-// own ({ ...process.env, ...env }): what the app must not inherit is there
-// as undefined, which spawn leaves out.
+// the emulator's speed wants). credentials: 'emulator' ("owner", as the
+// official clients talk to an emulator) or 'key' (above). Resolves to
+// { env, emulator, metadata, project, secrets, stop() }; env is the app's
+// environment, laid over the caller's own ({ ...process.env, ...env }):
+// what the app must not inherit is there as undefined, which spawn leaves
+// out. secrets() lists what no log may hold.
 async function startLocalFirestore({ project = process.env.GOOGLE_CLOUD_PROJECT || PROJECT,
-  jvmFlags = LEAN_JVM } = {}) {
+  jvmFlags = LEAN_JVM, credentials = 'emulator', tokenLifetimeSec = 3599 } = {}) {
   if (!findEmulator()) throw new Error(SKIP_MESSAGE);
-  const emulator = await startEmulator({ jvmFlags });
-  let metadata;
+  const stops = [];
+  const stop = async () => {
+    for (const f of stops.reverse()) await f();
+  };
   try {
-    metadata = await startMetadata({ projectId: project, instanceId: INSTANCE_ID });
+    const emulator = await startEmulator({ jvmFlags });
+    stops.push(() => emulator.stop());
+    const metadata = await startMetadata({ projectId: project, instanceId: INSTANCE_ID });
+    stops.push(() => metadata.stop());
+    const env = {
+      ...Object.fromEntries(DROPPED.map((k) => [k, undefined])),
+      CANDIDATES_STORE: 'firestore',
+      FIRESTORE_EMULATOR_HOST: emulator.host,
+      GOOGLE_CLOUD_PROJECT: project,
+      GCE_METADATA_HOST: metadata.host,
+    };
+    if (process.env.FIRESTORE_DATABASE) env.FIRESTORE_DATABASE = process.env.FIRESTORE_DATABASE;
+    let secrets = () => [];
+    if (credentials === 'key') {
+      // Only here: these need tests/node_modules, make run does not.
+      const { GoogleTokenRegistry, startTokenServer, makeServiceAccount } = require('./fake-google-token');
+      const { startFirestoreProxy } = require('./firestore-proxy');
+      const { makeTestCerts } = require('./sigv4-proxy');
+      const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'local-firestore-'));
+      stops.push(() => fs.rmSync(dir, { recursive: true, force: true }));
+      const certs = makeTestCerts(path.join(dir, 'certs'));
+      const registry = new GoogleTokenRegistry();
+      const tokens = await startTokenServer({ registry, tls: certs, lifetimeSec: tokenLifetimeSec });
+      stops.push(() => tokens.stop());
+      const sa = makeServiceAccount(path.join(dir, 'sa'), { tokenUri: tokens.tokenUri, projectId: project });
+      tokens.addAccount(sa);
+      const proxy = await startFirestoreProxy({ registry, upstream: emulator.host, tls: certs });
+      stops.push(() => proxy.stop());
+      Object.assign(env, {
+        FIRESTORE_EMULATOR_HOST: undefined,
+        FIRESTORE_ENDPOINT: proxy.url,
+        SSL_CERT_FILE: certs.ca,
+        GOOGLE_APPLICATION_CREDENTIALS: sa.keyFile,
+      });
+      secrets = () => [sa.privateKeyPem, ...registry.tokens.keys()];
+      return { env, emulator, metadata, project, proxy, tokens, secrets, stop };
+    }
+    return { env, emulator, metadata, project, secrets, stop };
   } catch (err) {
-    await emulator.stop();
+    await stop();
     throw err;
   }
-  const env = {
-    ...Object.fromEntries(DROPPED.map((k) => [k, undefined])),
-    CANDIDATES_STORE: 'firestore',
-    FIRESTORE_EMULATOR_HOST: emulator.host,
-    GOOGLE_CLOUD_PROJECT: project,
-    GCE_METADATA_HOST: metadata.host,
-  };
-  if (process.env.FIRESTORE_DATABASE) env.FIRESTORE_DATABASE = process.env.FIRESTORE_DATABASE;
-  return {
-    env,
-    emulator,
-    metadata,
-    project,
-    async stop() {
-      await metadata.stop();
-      await emulator.stop();
-    },
-  };
 }
 
 function usage() {

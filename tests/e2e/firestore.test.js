@@ -246,6 +246,62 @@ function defineTests() {
     console.log(['firestore figures:', ...figures.map((f) => `  ${f}`)].join('\n'));
   });
 
+  describe('the token-checking proxy, judged by the official client', () => {
+    const P = 'demo-judged';
+    let proxy;
+    // The official client in its REST mode, which sends what the store
+    // sends (batchGet, commit, documents.list), with the bearer given, held
+    // by google-auth-library's own client.
+    const client = (bearer) => {
+      const { Firestore } = require('@google-cloud/firestore');
+      const { OAuth2Client } = require('google-auth-library');
+      const authClient = new OAuth2Client();
+      authClient.setCredentials({ access_token: bearer, expiry_date: Date.now() + 3600000 });
+      const db = new Firestore({ projectId: P, host: proxy.host, ssl: false, preferRest: true, authClient,
+        customHeaders: { Authorization: `Bearer ${bearer}` } });
+      clients.set(`judged ${bearer}`, db);
+      return db;
+    };
+    const mdToken = async () => JSON.parse(await (await fetch(`${fx.md.url}/computeMetadata/v1/instance/` +
+      'service-accounts/default/token', { headers: { 'Metadata-Flavor': 'Google' } })).text()).access_token;
+
+    before(async () => {
+      proxy = await startFirestoreProxy({ registry: fx.registry, upstream: fx.emu.host });
+    });
+    after(async () => { await proxy?.stop(); });
+
+    it('lets a token of the fakes through: the client writes, reads and lists', async () => {
+      const db = client(await mdToken());
+      await col(db).doc(' judged ').set({ CandidateName: ' judged ' });
+      assert.deepEqual((await col(db).doc(' judged ').get()).data(), { CandidateName: ' judged ' });
+      assert.deepEqual(await sdkIds(db), [' judged ']);
+      assert.deepEqual(Object.keys(proxy.stats.ops).sort(), ['get', 'list', 'put']);
+      assert.deepEqual(Object.keys(proxy.stats.sources), ['metadata']);
+      assert.deepEqual(proxy.stats.rejected, {});
+    });
+
+    it('refuses owner, an expired token, one nobody issued and one without Firestore\'s scope', async () => {
+      const expired = fx.registry.issue({ email: 'x@demo.iam.gserviceaccount.com', scope: SCOPES.datastore,
+        lifetimeSec: 1, source: 'token' });
+      const unscoped = fx.registry.issue({ email: 'x@demo.iam.gserviceaccount.com',
+        scope: 'https://www.googleapis.com/auth/devstorage.read_only', lifetimeSec: 60, source: 'token' });
+      await sleep(1100);
+      const rows = [
+        ['owner', 'owner', 'owner', /UNAUTHENTICATED|invalid authentication/i],
+        ['an expired token', expired.token, 'expired', /UNAUTHENTICATED|invalid authentication/i],
+        ['a token nobody issued', 'ya29.c.made-up', 'unknown', /UNAUTHENTICATED|invalid authentication/i],
+        ['a token of another scope', unscoped.token, 'scope', /PERMISSION_DENIED|insufficient/i],
+      ];
+      for (const [row, bearer, why, err] of rows) {
+        const before = proxy.stats.rejected[why] || 0;
+        await assert.rejects(col(client(bearer)).doc(`refused ${row}`).set({ CandidateName: row }),
+          (e) => { assert.match(`${e.code} ${e.message}`, err, row); return true; }, row);
+        assert.ok((proxy.stats.rejected[why] || 0) > before, `${row}: ${JSON.stringify(proxy.stats.rejected)}`);
+      }
+      assert.deepEqual(await sdkIds(sdk(P)), [' judged '], 'a refused write was stored');
+    });
+  });
+
   // The whole contract, through each web server: nginx as an emulator
   // user; lighttpd as a VM would run, on the metadata server's token over
   // HTTPS, with the project from the metadata server and a named

@@ -247,18 +247,21 @@ class FirestoreProxy {
     this.send(res, status, { error: { code: status, message: message || text, status: name } }, entry);
   }
 
-  // null when the bearer may pass, else [kind, message, why].
+  // null when the bearer may pass, else [kind, message, why], why one of
+  // 'no bearer', 'owner', 'revoked', 'expired', 'unknown' and 'scope'.
   verify(req, entry) {
     const m = /^Bearer (\S+)$/.exec(req.headers.authorization || '');
     if (!m) return ['unauthenticated', null, 'no bearer'];
     const token = m[1];
     if (token === 'owner') {
-      if (!this.allowOwner) return ['unauthenticated', null, 'owner refused'];
+      if (!this.allowOwner) return ['unauthenticated', null, 'owner'];
       entry.source = 'owner';
     } else {
       if (this.revoked.has(token)) return ['unauthenticated', null, 'revoked'];
       const v = this.registry.verifyBearer(token);
-      if (!v.ok) return ['unauthenticated', null, v.why];
+      if (!v.ok) {
+        return ['unauthenticated', null, v.why === 'access token expired' ? 'expired' : 'unknown'];
+      }
       const issued = this.registry.tokens.get(token);
       if (issued && !issued.scope.split(' ').some((s) => FIRESTORE_SCOPES.includes(s))) {
         return ['denied', 'Request had insufficient authentication scopes.', 'scope'];

@@ -19,10 +19,10 @@
  * (cloud/retry.h), on the codes Google's clients retry.
  *
  * Read-your-write needs nothing asked for: Firestore serves every read,
- * a document's and a listing's alike, strongly consistent, from the
- * latest committed write ("Strong consistency" in Google's comparison of
- * the two modes, https://cloud.google.com/firestore/docs/firestore-or-
- * datastore), where DynamoDB must be asked for ConsistentRead.
+ * a document's and a listing's alike, strongly consistent from the latest
+ * committed write, where DynamoDB must be asked for ConsistentRead (Google
+ * lists strong consistency among the features of both of Firestore's
+ * modes: https://cloud.google.com/firestore/docs/firestore-or-datastore).
  */
 #include <stdio.h>
 #include <stdlib.h>

@@ -2,7 +2,7 @@
 #
 #   make            build build/candidates (optimised)
 #   make run        install what is missing, build, serve on 127.0.0.1:8080
-#                   (WEB=nginx|lighttpd PORT=8080 STORE=sqlite|dynamodb;
+#                   (WEB=nginx|lighttpd PORT=8080 STORE=sqlite|dynamodb|firestore;
 #                   RUNDIR=var gets the SQLite file, the socket, the pids
 #                   and the rendered web server configuration)
 #   make test       install what is missing, run every check
@@ -71,6 +71,7 @@ all: build/candidates
 # Adding a store: its folder, a line in store.c's list, and a line here.
 STORES_IN = sqlite
 MODULES	 = dynamodb
+MODULES	+= firestore
 MOD_PKGS = json-c libcurl libcrypto
 
 HDRS	 := $(shell find fcgi-app -name '*.h')
@@ -185,6 +186,14 @@ RUN_DEPS_dynamodb  = nodejs:node npm:npm openssl:openssl
 RUN_NEEDS_dynamodb = tests/node_modules/.stamp
 RUN_WRAP_dynamodb  = node tests/lib/local-dynamodb.js --dir $(RUNDIR) --
 
+# `make run STORE=firestore`: the same stack on Google's Firestore emulator
+# (and a fake metadata server for the instance id), started first and
+# stopped last by tests/lib/local-firestore.js, which needs nothing from
+# npm. The emulator comes from Google's apt repository
+# (google-cloud-cli-firestore-emulator); without it, one line says so.
+RUN_DEPS_firestore = nodejs:node openjdk-17-jre-headless:java
+RUN_WRAP_firestore = node tests/lib/local-firestore.js --dir $(RUNDIR) --
+
 run: deps build/candidates $(RUN_NEEDS_$(STORE))
 	$(RUN_WRAP_$(STORE)) tests/stack.sh --web $(WEB) --port $(PORT) --dir $(RUNDIR) --app build/candidates
 
@@ -247,8 +256,9 @@ fuzz: deps-test $(FUZZERS)
 fuzz-quick: $(FUZZERS)
 	tests/fuzz/run.sh $(FUZZ_QUICK_SECONDS) $(FUZZERS)
 
-# The shipped binary under valgrind behind nginx, on every route, on SQLite
-# and DynamoDB (dynalite), ending with SIGTERM: no memory error, no leak.
+# The shipped binary under valgrind behind nginx, on every route, on SQLite,
+# DynamoDB (dynalite) and Firestore (Google's emulator, when installed),
+# ending with SIGTERM: no memory error, no leak.
 leak: build/candidates tests/node_modules/.stamp
 	cd tests && node --test soak/leak.test.js
 

@@ -1,7 +1,8 @@
 'use strict';
 // The optimised app (build/candidates, as shipped) under valgrind's
 // memcheck, behind nginx, for LEAK_SECONDS (default 15) of load on every
-// route, on SQLite and on DynamoDB (dynalite behind the SigV4 proxy), then
+// route, on SQLite, on DynamoDB (dynalite behind the SigV4 proxy) and on
+// Firestore (Google's emulator, skipped with one line without it), then
 // SIGTERM: every answer as the contract says, a clean exit, and valgrind's
 // verdict of no invalid access and no definite leak, in the app (the parent
 // that keeps the socket) and in the worker it forked, each in its own log.
@@ -15,6 +16,8 @@ const path = require('node:path');
 const { describe, it, after } = require('node:test');
 const { ROOT, startStack, request } = require('../lib/stack');
 const { startLoad, startDynamo, formatCounts, routeIds } = require('./load');
+const { findEmulator, SKIP_MESSAGE } = require('../lib/firestore-emulator');
+const { startLocalFirestore } = require('../lib/local-firestore');
 
 const SECONDS = Number(process.env.LEAK_SECONDS || 15);
 const APP = path.join(ROOT, 'build', 'candidates');
@@ -97,6 +100,7 @@ async function leakRun(t, store, env) {
       .reduce((a, [, c]) => a + c, 0);
     assert.ok(n >= 3, `route ${id} ran only ${n} times`);
   }
+  return { appLog };
 }
 
 describe('no leak and no memory error under valgrind', () => {
@@ -112,4 +116,28 @@ describe('no leak and no memory error under valgrind', () => {
       await dyn.stop();
     }
   });
+
+  // As a VM with a key file runs: HTTPS, JWT grants, and tokens that
+  // expire every few seconds, so refreshes happen under valgrind too.
+  it('on Firestore (Google\'s emulator behind the token-checking proxy)',
+    { skip: findEmulator() ? false : SKIP_MESSAGE }, async (t) => {
+      const TOKEN_S = 6;
+      const local = await startLocalFirestore({ credentials: 'key', tokenLifetimeSec: TOKEN_S });
+      try {
+        const { appLog } = await leakRun(t, 'firestore', local.env);
+        const grants = local.tokens.issued.length;
+        const text = `firestore: ${grants} JWT grants for ${TOKEN_S} s tokens, ` +
+          `${local.proxy.stats.requests} Firestore calls, none refused`;
+        figures.push(text);
+        t.diagnostic(text);
+        assert.deepEqual(local.proxy.stats.rejected, {}, 'bearers refused');
+        assert.ok(grants >= 3, `${grants} grants: no refresh under valgrind`);
+        for (const secret of local.secrets()) {
+          const body = secret.replace(/-----[A-Z ]+-----/g, '').replace(/\s/g, '');
+          assert.ok(!appLog.includes(body.slice(-16)), 'a token or key in the log');
+        }
+      } finally {
+        await local.stop();
+      }
+    });
 });

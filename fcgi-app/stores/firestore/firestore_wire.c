@@ -120,65 +120,134 @@ pct_encode(struct buf *b, const char *p, size_t n)
 }
 
 int
+firestore_database_path(struct buf *b, const char *project,
+    const char *database)
+{
+	return buf_printf(b, "projects/%s/databases/%s", project, database);
+}
+
+int
 firestore_collection_path(struct buf *b, const char *project,
     const char *database)
 {
-	return buf_printf(b, "projects/%s/databases/%s/documents/"
-	    FIRESTORE_COLLECTION, project, database);
+	if (firestore_database_path(b, project, database) == -1)
+		return -1;
+	return buf_addstr(b, "/documents/" FIRESTORE_COLLECTION);
 }
 
-int
-firestore_doc_path(struct buf *b, const char *project, const char *database,
-    const char *name, size_t len)
+/* The document's full name as a JSON string; NULL if it cannot be made. */
+static struct json_object *
+doc_name(const char *project, const char *database, const char *name,
+    size_t len)
 {
-	if (len == 0) {
-		buf_free(b);
+	struct json_object	*o = NULL;
+	struct buf		 b;
+
+	buf_init(&b, 1024 + len);
+	if (len > 0 && len < INT_MAX / 2 &&
+	    firestore_collection_path(&b, project, database) == 0 &&
+	    buf_add(&b, "/", 1) == 0 && buf_add(&b, name, len) == 0 &&
+	    b.len <= INT_MAX)
+		o = json_object_new_string_len(b.data, (int)b.len);
+	buf_free(&b);
+	return o;
+}
+
+/*
+ * Adds key: val to o. val is handed over either way: released if the add
+ * fails, as when it is NULL (a value that could not be made) or o is.
+ */
+static int
+put(struct json_object *o, const char *key, struct json_object *val)
+{
+	if (o == NULL || val == NULL || json_object_object_add(o, key,
+	    val) != 0) {
+		json_object_put(val);
 		return -1;
 	}
-	if (firestore_collection_path(b, project, database) == -1 ||
-	    buf_add(b, "/", 1) == -1)
-		return -1;
-	return pct_encode(b, name, len);
+	return 0;
 }
 
-int
-firestore_put_body(struct buf *b, const char *name, size_t len)
+/* {key: val}, taking val; NULL (val released) if it cannot be made. */
+static struct json_object *
+object1(const char *key, struct json_object *val)
 {
-	struct json_object	*o, *fields, *value;
-	const char		*s;
-	size_t			 n = 0;
-	int			 rc = -1;
+	struct json_object	*o = json_object_new_object();
 
-	if (len > INT_MAX)
-		return -1;
-	o = json_object_new_object();
-	fields = json_object_new_object();
-	value = json_object_new_object();
-	if (o == NULL || fields == NULL || value == NULL) {
+	if (put(o, key, val) == -1) {
 		json_object_put(o);
-		json_object_put(fields);
-		json_object_put(value);
+		return NULL;
+	}
+	return o;
+}
+
+/* [val], taking val; NULL (val released) if it cannot be made. */
+static struct json_object *
+array1(struct json_object *val)
+{
+	struct json_object	*a = json_object_new_array_ext(1);
+
+	if (a == NULL || val == NULL || json_object_array_add(a, val) != 0) {
+		json_object_put(val);
+		json_object_put(a);
+		return NULL;
+	}
+	return a;
+}
+
+/* Appends o's compact JSON (no escaped '/') to b, and releases o. */
+static int
+emit(struct buf *b, struct json_object *o)
+{
+	const char	*s;
+	size_t		 n = 0;
+	int		 rc;
+
+	if (o == NULL)
 		return -1;
-	}
-	/* Each add hands its value over, even when it fails. */
-	if (json_object_object_add(o, "fields", fields) != 0) {
-		json_object_put(fields);
-		json_object_put(value);
-		goto out;
-	}
-	if (json_object_object_add(fields, FIRESTORE_FIELD, value) != 0) {
-		json_object_put(value);
-		goto out;
-	}
-	if (json_object_object_add(value, "stringValue",
-	    json_object_new_string_len(name, (int)len)) != 0)
-		goto out;
 	s = json_object_to_json_string_length(o, JSON_C_TO_STRING_PLAIN |
 	    JSON_C_TO_STRING_NOSLASHESCAPE, &n);
 	rc = s == NULL ? -1 : buf_add(b, s, n);
-out:
 	json_object_put(o);
 	return rc;
+}
+
+int
+firestore_commit_body(struct buf *b, const char *project,
+    const char *database, const char *name, size_t len)
+{
+	struct json_object	*fields, *update;
+
+	if (len == 0 || len > INT_MAX)
+		return -1;
+	fields = object1(FIRESTORE_FIELD, object1("stringValue",
+	    json_object_new_string_len(name, (int)len)));
+	/* The name first, as the clients write it. */
+	update = object1("name", doc_name(project, database, name, len));
+	if (put(update, "fields", fields) == -1) {
+		json_object_put(update);
+		update = NULL;
+	}
+	return emit(b, object1("writes", array1(object1("update", update))));
+}
+
+int
+firestore_batchget_body(struct buf *b, const char *project,
+    const char *database, const char *name, size_t len)
+{
+	struct json_object	*o, *mask;
+
+	if (len == 0)
+		return -1;
+	o = object1("documents", array1(doc_name(project, database, name,
+	    len)));
+	mask = object1("fieldPaths", array1(json_object_new_string(
+	    FIRESTORE_FIELD)));
+	if (put(o, "mask", mask) == -1) {
+		json_object_put(o);
+		return -1;
+	}
+	return emit(b, o);
 }
 
 int
@@ -195,11 +264,12 @@ firestore_list_query(struct buf *b, unsigned page_size, const char *token,
 }
 
 /*
- * The whole of body as one JSON object, strictly: nothing after it, valid
- * UTF-8 throughout. NULL with the reason in err otherwise.
+ * The whole of body as one JSON value of type want, strictly: nothing
+ * after it, valid UTF-8 throughout. NULL with the reason in err otherwise.
  */
 static struct json_object *
-parse_object(const char *body, size_t len, char *err, size_t errlen)
+parse_json(const char *body, size_t len, enum json_type want, char *err,
+    size_t errlen)
 {
 	struct json_tokener	*tok;
 	struct json_object	*o;
@@ -217,8 +287,9 @@ parse_object(const char *body, size_t len, char *err, size_t errlen)
 	o = json_tokener_parse_ex(tok, body, (int)len);
 	if (o == NULL || json_tokener_get_error(tok) != json_tokener_success ||
 	    json_tokener_get_parse_end(tok) != len ||
-	    !json_object_is_type(o, json_type_object)) {
-		snprintf(err, errlen, "answer is not a JSON object (%s)",
+	    !json_object_is_type(o, want)) {
+		snprintf(err, errlen, "answer is not a JSON %s (%s)",
+		    want == json_type_array ? "array" : "object",
 		    o == NULL || json_tokener_get_error(tok) !=
 		    json_tokener_success ? json_tokener_error_desc(
 		    json_tokener_get_error(tok)) : "wrong type or trailing "
@@ -228,6 +299,12 @@ parse_object(const char *body, size_t len, char *err, size_t errlen)
 	}
 	json_tokener_free(tok);
 	return o;
+}
+
+static struct json_object *
+parse_object(const char *body, size_t len, char *err, size_t errlen)
+{
+	return parse_json(body, len, json_type_object, err, errlen);
 }
 
 /* The length of the segment at s (up to '/' or the end). */
@@ -265,6 +342,16 @@ doc_id(const char *name, size_t n, const char **id, size_t *idlen)
 	return 0;
 }
 
+/* The id in document name v (a JSON string), or -1. */
+static int
+id_of(struct json_object *v, const char **id, size_t *idlen)
+{
+	if (!json_object_is_type(v, json_type_string))
+		return -1;
+	return doc_id(json_object_get_string(v),
+	    (size_t)json_object_get_string_len(v), id, idlen);
+}
+
 /* The id in the "name" of document o, or -1. */
 static int
 name_of(struct json_object *o, const char **id, size_t *idlen)
@@ -272,29 +359,67 @@ name_of(struct json_object *o, const char **id, size_t *idlen)
 	struct json_object	*v;
 
 	if (!json_object_is_type(o, json_type_object) ||
-	    !json_object_object_get_ex(o, "name", &v) ||
-	    !json_object_is_type(v, json_type_string))
+	    !json_object_object_get_ex(o, "name", &v))
 		return -1;
-	return doc_id(json_object_get_string(v),
-	    (size_t)json_object_get_string_len(v), id, idlen);
+	return id_of(v, id, idlen);
 }
 
 enum firestore_parse
-firestore_parse_doc(const char *body, size_t len, const char *name,
-    size_t namelen, char *err, size_t errlen)
+firestore_parse_batchget(const char *body, size_t len, const char *name,
+    size_t namelen, int *found, char *err, size_t errlen)
 {
-	struct json_object	*o;
+	struct json_object	*a, *r, *doc = NULL, *missing = NULL;
 	const char		*id;
 	size_t			 idlen;
+	enum firestore_parse	 rc = FIRESTORE_GARBAGE;
+	int			 n;
+
+	*found = 0;
+	if ((a = parse_json(body, len, json_type_array, err, errlen)) == NULL)
+		return FIRESTORE_GARBAGE;
+	/* One document asked for, one result: anything else is not ours. */
+	r = json_object_array_get_idx(a, 0);
+	n = json_object_is_type(r, json_type_object) ?
+	    json_object_object_get_ex(r, "found", &doc) +
+	    json_object_object_get_ex(r, "missing", &missing) : 0;
+	if (json_object_array_length(a) != 1 || n != 1) {
+		snprintf(err, errlen, "answer is not one result holding found "
+		    "or missing");
+		goto out;
+	}
+	if ((doc != NULL ? name_of(doc, &id, &idlen) : id_of(missing, &id,
+	    &idlen)) == -1) {
+		snprintf(err, errlen, "answer is not a document of the "
+		    FIRESTORE_COLLECTION " collection");
+		goto out;
+	}
+	if (idlen != namelen || memcmp(id, name, idlen) != 0) {
+		snprintf(err, errlen, "answer is another document");
+		goto out;
+	}
+	*found = doc != NULL;
+	rc = FIRESTORE_PARSED;
+out:
+	json_object_put(a);
+	return rc;
+}
+
+enum firestore_parse
+firestore_parse_commit(const char *body, size_t len, char *err,
+    size_t errlen)
+{
+	struct json_object	*o, *w;
 	enum firestore_parse	 rc = FIRESTORE_GARBAGE;
 
 	if ((o = parse_object(body, len, err, errlen)) == NULL)
 		return FIRESTORE_GARBAGE;
-	if (name_of(o, &id, &idlen) == -1)
-		snprintf(err, errlen, "answer is not a document of the "
-		    FIRESTORE_COLLECTION " collection");
-	else if (idlen != namelen || memcmp(id, name, idlen) != 0)
-		snprintf(err, errlen, "answer is another document");
+	if (!json_object_object_get_ex(o, "writeResults", &w) ||
+	    !json_object_is_type(w, json_type_array) ||
+	    json_object_array_length(w) != 1 ||
+	    !json_object_is_type(json_object_array_get_idx(w, 0),
+	    json_type_object))
+		snprintf(err, errlen, "answer has no writeResults of one "
+		    "write");
 	else
 		rc = FIRESTORE_PARSED;
 	json_object_put(o);
@@ -426,15 +551,15 @@ one_of(const char *s, const char *const *list)
 }
 
 enum firestore_verdict
-firestore_classify(enum firestore_op op, long status,
-    const struct firestore_error *e)
+firestore_classify(long status, const struct firestore_error *e)
 {
 	/*
 	 * What the official clients retry (google-cloud-firestore's
 	 * firestore_client_config.json: DEADLINE_EXCEEDED, INTERNAL and
 	 * UNAVAILABLE for reads, ABORTED for commits), whatever HTTP status
-	 * carries them. A whole-document PATCH is idempotent, so a write is
-	 * retried on the same codes as a read.
+	 * carries them. A commit of one whole document without a
+	 * precondition is idempotent, so a write is retried on the same
+	 * codes as a read.
 	 */
 	static const char *const transient[] = {
 		"UNAVAILABLE", "ABORTED", "DEADLINE_EXCEEDED", "INTERNAL",
@@ -459,16 +584,11 @@ firestore_classify(enum firestore_op op, long status,
 	if (status == 401 || strcmp(e->status, "UNAUTHENTICATED") == 0)
 		return FIRESTORE_TOKEN_REJECTED;
 	/*
-	 * A get of a missing document is 404 NOT_FOUND, and so is any call
-	 * to a database that does not exist ("The database (default) does
-	 * not exist for project ..."): that one is a deployment's fault, to
-	 * be seen as one, not an empty store. The document's message starts
-	 * with "Document", and the name it quotes comes after, so a name
-	 * cannot pass for the other.
+	 * Every other refusal, 404 included: no call answers a missing
+	 * document with one (a get says "missing"), so a 404 is a database
+	 * that does not exist ("The database (default) does not exist for
+	 * project ..."), a deployment's fault to be seen as one, not an
+	 * empty store.
 	 */
-	if (status == 404 && op == FIRESTORE_GET &&
-	    (e->status[0] == '\0' || strcmp(e->status, "NOT_FOUND") == 0) &&
-	    strncmp(e->message, "The database ", 13) != 0)
-		return FIRESTORE_NOT_FOUND;
 	return FIRESTORE_REFUSED;
 }

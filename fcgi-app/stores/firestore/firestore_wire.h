@@ -3,14 +3,21 @@
  * makes, on the original's layout (collection `candidates`, document id =
  * the name, one string field `CandidateName`):
  *
- *   get   GET   /v1/{doc}                   200: it exists; 404: it does not
- *   put   PATCH /v1/{doc}                   the whole document, no updateMask,
- *                                           so it is the original's set()
- *   list  GET   /v1/{collection}?pageSize=N[&pageToken=T], to the end
+ *   get   POST /v1/{database}/documents:batchGet   the document found, or
+ *                                                 "missing"
+ *   put   POST /v1/{database}/documents:commit     one update of the whole
+ *                                                 document, no mask: set()
+ *   list  GET  /v1/{collection}?pageSize=N[&pageToken=T], to the end
  *
- * where {doc} is projects/{p}/databases/{d}/documents/candidates/{id}.
- * Pure functions: paths, bodies and queries out, answers and the verdict
- * on an error in. The store's I/O half sends them.
+ * where {database} is projects/{p}/databases/{d}, {collection} is
+ * {database}/documents/candidates and a document's name is
+ * {collection}/{id}. The get and the put are what the official clients
+ * send for get() and set() (BatchGetDocuments, Commit), and they carry the
+ * document's name in the JSON body, never in the URL: a name is the id
+ * exactly, with no URL decoding in between (Google's emulator decodes a
+ * path's "%25" twice and trims an id's spaces). Pure functions: paths,
+ * bodies and queries out, answers and the verdict on an error in. The
+ * store's I/O half sends them.
  */
 #ifndef CANDIDATES_FIRESTORE_WIRE_H
 #define CANDIDATES_FIRESTORE_WIRE_H
@@ -42,22 +49,28 @@ int	firestore_check_database(const char *s, size_t len, char *err,
 	    size_t errlen) WARN_UNUSED;
 
 /*
- * projects/{project}/databases/{database}/documents/candidates, the
- * parent of a list; project and database already checked.
+ * projects/{project}/databases/{database}, what the get and the put are
+ * posted under; project and database already checked.
  */
+int	firestore_database_path(struct buf *, const char *project,
+	    const char *database) WARN_UNUSED;
+/* The database path and /documents/candidates, the parent of a list. */
 int	firestore_collection_path(struct buf *, const char *project,
 	    const char *database) WARN_UNUSED;
 /*
- * The collection path, '/', and the name as the document id, every byte
- * but the unreserved ones (A-Z a-z 0-9 - . _ ~) percent-encoded, so
- * nothing in a name can end the path segment or start a query. A name
- * of 0 bytes is refused.
+ * The put: {"writes":[{"update":{"name":{doc},"fields":{"CandidateName":
+ * {"stringValue":name}}}}]}, the name escaped by json-c. No updateMask
+ * and no precondition: the whole document is replaced or created, as
+ * the original's set(). A name of 0 bytes is refused.
  */
-int	firestore_doc_path(struct buf *, const char *project,
+int	firestore_commit_body(struct buf *, const char *project,
 	    const char *database, const char *name, size_t len) WARN_UNUSED;
-/* {"fields":{"CandidateName":{"stringValue":name}}}, escaped by json-c. */
-int	firestore_put_body(struct buf *, const char *name, size_t len)
-	    WARN_UNUSED;
+/*
+ * The get: {"documents":[{doc}],"mask":{"fieldPaths":["CandidateName"]}}
+ * (the mask keeps any other field a writer added out of the answer).
+ */
+int	firestore_batchget_body(struct buf *, const char *project,
+	    const char *database, const char *name, size_t len) WARN_UNUSED;
 /*
  * A list page's query: pageSize=page_size, and pageToken=token
  * percent-encoded when token is not NULL (Google's tokens are base64,
@@ -74,11 +87,17 @@ enum firestore_parse {
 };
 
 /*
- * A document (the answer to a get or a put): an object whose "name" is a
- * document of the candidates collection with the id name (len bytes).
+ * The answer to a get of name (len bytes): a JSON array of exactly one
+ * object holding either "found", a document of the candidates collection
+ * with the id name, or "missing", the name of that document. *found says
+ * which; anything else is garbage.
  */
-enum firestore_parse firestore_parse_doc(const char *body, size_t len,
-	    const char *name, size_t namelen, char *err, size_t errlen);
+enum firestore_parse firestore_parse_batchget(const char *body, size_t len,
+	    const char *name, size_t namelen, int *found, char *err,
+	    size_t errlen);
+/* The answer to a put: an object with "writeResults" of one result. */
+enum firestore_parse firestore_parse_commit(const char *body, size_t len,
+	    char *err, size_t errlen);
 /*
  * A page of documents.list: fn is called with each document's id, the
  * text after the last '/' of its "name", in order. Firestore writes names
@@ -108,19 +127,18 @@ enum firestore_verdict {
 	FIRESTORE_RETRY,	/* 5xx, UNAVAILABLE, ABORTED, DEADLINE_EXCEEDED,
 				 * INTERNAL: back off, try again */
 	FIRESTORE_THROTTLED,	/* RESOURCE_EXHAUSTED, 429: back off harder */
-	FIRESTORE_NOT_FOUND,	/* a get of a document that does not exist */
 	FIRESTORE_TOKEN_REJECTED, /* 401 UNAUTHENTICATED: refresh, once */
 	FIRESTORE_REFUSED,	/* the store said no: a retry cannot help */
 	FIRESTORE_BROKEN,	/* not an answer Firestore gives: 503 */
 };
 
-enum firestore_op {
-	FIRESTORE_GET,
-	FIRESTORE_PUT,
-	FIRESTORE_LIST,
-};
-
-enum firestore_verdict firestore_classify(enum firestore_op, long status,
-	    const struct firestore_error *);
+/*
+ * The verdict on an answer of HTTP status with error e. No call answers
+ * a missing document with 404 (a get says "missing"), so a 404 is a
+ * database or project that does not exist: refused, as a deployment's
+ * fault to be seen, never taken for an empty store.
+ */
+enum firestore_verdict firestore_classify(long status,
+	    const struct firestore_error *e);
 
 #endif

@@ -1,15 +1,22 @@
 /*
  * What Google (or anything pretending to be it) hands the Firestore store:
  * a service-account key file, the token endpoint's and the metadata
- * server's answers, OAuth and Firestore error bodies, documents and list
- * pages, through the pure parsers the store uses; and the names and page
- * tokens it encodes into paths, queries and bodies. Beyond memory errors
- * and leaks, each input checks that a parser refuses rather than
- * half-succeeds: a key that parses signs a JWT of three base64url parts,
- * a token that parses can go into a header as it is and expires within a
- * day, a list page hands over exactly its documents' ids and stops when
- * asked, encoded names decode back to themselves, and every error field
- * stays terminated within its array.
+ * server's answers, OAuth and Firestore error bodies, the answers to a
+ * get (batchGet), a put (commit) and a list page, through the pure
+ * parsers the store uses; and the names and page tokens it encodes into
+ * queries and bodies. Beyond memory errors and leaks, each input checks
+ * that a parser refuses rather than half-succeeds: a key that parses
+ * signs a JWT of three base64url parts, a token that parses can go into a
+ * header as it is and expires within a day, a list page hands over
+ * exactly its documents' ids and stops when asked, a get is found or
+ * missing only for the name asked, names and tokens come back from their
+ * encodings byte for byte, and every error field stays terminated within
+ * its array. The values the store reads at
+ * start-up go through their checks too: host:port (FIRESTORE_EMULATOR_HOST,
+ * GCE_METADATA_HOST), the https:// endpoint (FIRESTORE_ENDPOINT) and the
+ * metadata server's plain answers (project id, instance id); what passes
+ * is copied whole and holds nothing that could leave a URL or a JSON
+ * string.
  *
  * Input: which parser, a parameter byte, a second one, then the body.
  */
@@ -21,6 +28,7 @@
 
 #include "fuzz.h"
 #include "stores/firestore/firestore_wire.h"
+#include "stores/firestore/google_config.h"
 #include "stores/firestore/google_jwt.h"
 
 struct seen {
@@ -158,29 +166,51 @@ unpct(const char *s, size_t n, char *out)
 	return o;
 }
 
+#define FUZZ_COLL "projects/demo-candidates/databases/(default)/documents/" \
+	"candidates/"
+
+/* The string at o's path of keys (NULL: the array's first element). */
+static struct json_object *
+dig(struct json_object *o, const char *const *path, size_t n)
+{
+	size_t	 i;
+
+	for (i = 0; i < n && o != NULL; i++) {
+		if (path[i] == NULL) {
+			o = json_object_is_type(o, json_type_array) &&
+			    json_object_array_length(o) == 1 ?
+			    json_object_array_get_idx(o, 0) : NULL;
+		} else if (!json_object_object_get_ex(o, path[i], &o))
+			o = NULL;
+	}
+	return json_object_is_type(o, json_type_string) ? o : NULL;
+}
+
+/* Whether s is exactly the collection's prefix, then name. */
+static int
+is_doc(struct json_object *s, const char *name, size_t len)
+{
+	size_t	 plen = strlen(FUZZ_COLL);
+
+	return s != NULL && (size_t)json_object_get_string_len(s) ==
+	    plen + len && memcmp(json_object_get_string(s), FUZZ_COLL,
+	    plen) == 0 && memcmp(json_object_get_string(s) + plen, name,
+	    len) == 0;
+}
+
 static void
 check_encoders(const char *body, size_t len)
 {
-	struct json_tokener	*tok;
-	struct json_object	*o, *v;
+	static const char *const doc[] = { "writes", NULL, "update", "name" };
+	static const char *const field[] = { "writes", NULL, "update",
+	    "fields", FIRESTORE_FIELD, "stringValue" };
+	static const char *const asked[] = { "documents", NULL };
+	struct json_object	*o;
 	struct buf		 b;
 	char			*back, err[128];
 	size_t			 plen;
+	int			 rc;
 
-	buf_init(&b, 1 << 16);
-	if (firestore_doc_path(&b, "demo-candidates", FIRESTORE_DEFAULT_DB,
-	    body, len) == 0) {
-		plen = strlen("projects/demo-candidates/databases/(default)/"
-		    "documents/candidates/");
-		CHECK(b.len >= plen, "short path");
-		if ((back = malloc(b.len)) != NULL) {
-			CHECK(unpct(b.data + plen, b.len - plen, back) == len &&
-			    memcmp(back, body, len) == 0, "id changed");
-			free(back);
-		}
-	} else
-		CHECK(len == 0 || len * 3 + 80 > (1 << 16), "path refused");
-	buf_free(&b);
 	buf_init(&b, 1 << 16);
 	if (firestore_list_query(&b, FIRESTORE_PAGE_SIZE, body, len) == 0 &&
 	    (back = malloc(b.len)) != NULL) {
@@ -190,19 +220,29 @@ check_encoders(const char *body, size_t len)
 		free(back);
 	}
 	buf_free(&b);
-	/* The put body reads back to the name, byte for byte. */
+	/* The bodies read back to the name, byte for byte, in its place. */
 	buf_init(&b, 1 << 18);
-	if (firestore_put_body(&b, body, len) == 0) {
-		CHECK((tok = json_tokener_new()) != NULL, "tokener");
-		o = json_tokener_parse_ex(tok, b.data, (int)b.len);
-		CHECK(o != NULL && json_object_object_get_ex(o, "fields", &v) &&
-		    json_object_object_get_ex(v, FIRESTORE_FIELD, &v) &&
-		    json_object_object_get_ex(v, "stringValue", &v) &&
-		    (size_t)json_object_get_string_len(v) == len &&
-		    memcmp(json_object_get_string(v), body, len) == 0,
-		    "put body lost the name");
+	rc = firestore_commit_body(&b, "demo-candidates", FIRESTORE_DEFAULT_DB,
+	    body, len);
+	CHECK(rc == 0 || len == 0, "commit body refused");
+	if (rc == 0) {
+		o = json_tokener_parse(b.data);
+		CHECK(o != NULL && is_doc(dig(o, doc, 4), body, len),
+		    "commit body lost the document's name");
+		CHECK((size_t)json_object_get_string_len(dig(o, field, 6)) ==
+		    len && memcmp(json_object_get_string(dig(o, field, 6)),
+		    body, len) == 0, "commit body lost the field");
 		json_object_put(o);
-		json_tokener_free(tok);
+	}
+	buf_reset(&b);
+	rc = firestore_batchget_body(&b, "demo-candidates",
+	    FIRESTORE_DEFAULT_DB, body, len);
+	CHECK(rc == 0 || len == 0, "batchGet body refused");
+	if (rc == 0) {
+		o = json_tokener_parse(b.data);
+		CHECK(o != NULL && is_doc(dig(o, asked, 2), body, len),
+		    "batchGet body lost the document's name");
+		json_object_put(o);
 	}
 	buf_free(&b);
 	if (firestore_check_project(body, len, err, sizeof(err)) == 0)
@@ -212,6 +252,69 @@ check_encoders(const char *body, size_t len)
 		CHECK(strspn(body, "abcdefghijklmnopqrstuvwxyz0123456789-") ==
 		    len || (len == 9 && memcmp(body, "(default)", 9) == 0),
 		    "a bad database id passed");
+}
+
+/* What a checked address may hold: a host, brackets, a port, a scheme. */
+static int
+address_byte(char c)
+{
+	return (c >= 'A' && c <= 'Z') || (c >= 'a' && c <= 'z') ||
+	    (c >= '0' && c <= '9') || memchr(".-:[]", c, 5) != NULL;
+}
+
+static void
+check_address(const char *body, size_t len, unsigned param)
+{
+	char	 out[GOOGLE_URL_MAX], err[128];
+	size_t	 i, n, skip = 0;
+	int	 need_port = param & 1, url = param & 2;
+
+	memset(out, 'Z', sizeof(out));
+	memset(err, 'Z', sizeof(err));
+	err[sizeof(err) - 1] = '\0';
+	if ((url ? google_check_https_url(body, len, out, sizeof(out), err,
+	    sizeof(err)) : google_check_hostport(body, len, need_port, out,
+	    GOOGLE_HOSTPORT_MAX, err, sizeof(err))) != 0) {
+		CHECK(out[0] == '\0', "a refused value half-copied");
+		CHECK(memchr(err, '\0', sizeof(err)) != NULL && err[0] != '\0',
+		    "no reason");
+		return;
+	}
+	n = strlen(out);
+	if (url) {
+		CHECK(n >= 9 && memcmp(out, "https://", 8) == 0, "scheme");
+		CHECK(n == len || (n + 1 == len && body[n] == '/'),
+		    "url of %zu bytes from %zu", n, len);
+		skip = 8;
+	} else
+		CHECK(n == len, "copied %zu of %zu bytes", n, len);
+	CHECK(memcmp(out, body, n) == 0, "changed in the copy");
+	for (i = skip; i < n; i++)
+		CHECK(address_byte(out[i]), "byte 0x%02x in an address",
+		    (unsigned char)out[i]);
+	if (need_port && !url)
+		CHECK(memchr(out, ':', n) != NULL && out[n - 1] >= '0' &&
+		    out[n - 1] <= '9', "no port");
+}
+
+static void
+check_word(const char *body, size_t len)
+{
+	char	 out[GCE_WORD_MAX];
+	size_t	 i, n;
+
+	memset(out, 'Z', sizeof(out));
+	if (gce_metadata_word(body, len, out, sizeof(out)) != 0) {
+		CHECK(out[0] == '\0', "a refused word half-copied");
+		return;
+	}
+	n = strlen(out);
+	CHECK(n > 0 && n < sizeof(out) && n <= len && len - n <= 2,
+	    "word of %zu from %zu bytes", n, len);
+	CHECK(memcmp(out, body, n) == 0, "changed in the copy");
+	for (i = 0; i < n; i++)
+		CHECK(address_byte(out[i]) || out[i] == '_', "byte 0x%02x",
+		    (unsigned char)out[i]);
 }
 
 int
@@ -227,6 +330,7 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	size_t				 len, k;
 	long				 docs;
 	time_t				 now;
+	int				 found;
 
 	if (size < 3)
 		return 0;
@@ -240,7 +344,7 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	err[sizeof(err) - 1] = '\0';
 	now = (time_t)1700000000 + ((time_t)data[1] << 16);
 
-	switch (data[0] % 8) {
+	switch (data[0] % 10) {
 	case 0:
 		check_key(body, len, now);
 		break;
@@ -282,11 +386,17 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	case 5:
 		/* The name asked for is the body's first data[1] % 32 bytes. */
 		k = (size_t)data[1] % 32 < len ? (size_t)data[1] % 32 : len;
-		p = firestore_parse_doc(body + k, len - k, body, k, err,
-		    sizeof(err));
+		found = 7;
+		p = firestore_parse_batchget(body + k, len - k, body, k, &found,
+		    err, sizeof(err));
 		CHECK(p == FIRESTORE_PARSED || p == FIRESTORE_GARBAGE,
-		    "doc %d", p);
+		    "batchGet %d", p);
 		CHECK(p == FIRESTORE_GARBAGE || k > 0, "an empty id matched");
+		CHECK(p == FIRESTORE_PARSED ? found == 0 || found == 1 :
+		    found == 0, "found %d with %d", found, p);
+		p = firestore_parse_commit(body, len, err, sizeof(err));
+		CHECK(p == FIRESTORE_PARSED || p == FIRESTORE_GARBAGE,
+		    "commit %d", p);
 		break;
 	case 6:
 		memset(&fe, 'Z', sizeof(fe));
@@ -296,15 +406,22 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		    "error fields not terminated");
 		CHECK(fe.google || (fe.code == 0 && fe.status[0] == '\0'),
 		    "fields from a body that is not Google's");
-		v = firestore_classify((enum firestore_op)(data[2] % 3),
-		    (long)data[1] * 4 + data[2] / 64, &fe);
+		v = firestore_classify((long)data[1] * 4 + data[2] / 64, &fe);
 		CHECK(v >= FIRESTORE_RETRY && v <= FIRESTORE_BROKEN,
 		    "verdict %d", v);
-		CHECK(v != FIRESTORE_NOT_FOUND || data[2] % 3 == FIRESTORE_GET,
-		    "not found for a write or a list");
+		CHECK(v == FIRESTORE_BROKEN || fe.google ||
+		    (long)data[1] * 4 + data[2] / 64 == 429 ||
+		    (long)data[1] * 4 + data[2] / 64 >= 500,
+		    "a verdict other than broken on a body not Google's");
+		break;
+	case 7:
+		check_encoders(body, len);
+		break;
+	case 8:
+		check_address(body, len, data[1]);
 		break;
 	default:
-		check_encoders(body, len);
+		check_word(body, len);
 		break;
 	}
 	CHECK(memchr(err, '\0', sizeof(err)) != NULL, "err not terminated");

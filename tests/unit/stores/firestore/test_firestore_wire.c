@@ -1,8 +1,9 @@
 /*
- * Firestore's wire format: ids checked, paths and queries encoded so that
- * every byte of a name survives (exhaustively over single bytes), the
- * write's body, answers (the emulator's own, and garbage that must never
- * pass for one), and the verdict on each kind of error.
+ * Firestore's wire format: ids checked, page tokens encoded so that every
+ * byte survives (exhaustively over single bytes), the get's and the put's
+ * bodies (the name read back byte for byte), answers (the emulator's own,
+ * and garbage that must never pass for one), and the verdict on each kind
+ * of error.
  */
 #include "unit.h"
 
@@ -91,7 +92,7 @@ unhex(char c)
 }
 
 /*
- * Decodes a percent-encoded id, insisting on the encoder's own form:
+ * Decodes a percent-encoded token, insisting on the encoder's own form:
  * only unreserved bytes raw, every %XX in capitals. -1 otherwise.
  */
 static int
@@ -125,36 +126,20 @@ decode_strict(const char *s, size_t n, char *out, size_t *outlen)
 	return 0;
 }
 
-#define COLL "projects/demo-candidates/databases/(default)/documents/" \
-	"candidates"
+#define DB	"projects/demo-candidates/databases/(default)"
+#define COLL	DB "/documents/candidates"
 
 static void
 test_paths(void **state)
 {
-	static const struct {
-		int		 line;
-		const char	*name;
-		size_t		 len;		/* 0: strlen */
-		const char	*want;		/* after COLL "/" */
-	} rows[] = {
-		{ __LINE__, "alice", 0, "alice" },
-		{ __LINE__, "a b", 0, "a%20b" },
-		{ __LINE__, "per%cent", 0, "per%25cent" },
-		{ __LINE__, "plus+sign", 0, "plus%2Bsign" },
-		{ __LINE__, "q?x#y/z\\", 0, "q%3Fx%23y%2Fz%5C" },
-		{ __LINE__, "semi;amp&eq=", 0, "semi%3Bamp%26eq%3D" },
-		{ __LINE__, "(paren)*'!", 0, "%28paren%29%2A%27%21" },
-		{ __LINE__, "keep-._~", 0, "keep-._~" },
-		{ __LINE__, "\xc3\xa9t\xc3\xa9", 0, "%C3%A9t%C3%A9" },
-		{ __LINE__, "\xf0\x9f\x98\x80", 0, "%F0%9F%98%80" },
-		{ __LINE__, "nul\0in", 6, "nul%00in" },
-		{ __LINE__, "..", 0, ".." },
-	};
 	struct buf	 b;
-	size_t		 i;
 
 	(void)state;
 	buf_init(&b, 4096);
+	assert_int_equal(firestore_database_path(&b, "demo-candidates",
+	    FIRESTORE_DEFAULT_DB), 0);
+	assert_string_equal(b.data, DB);
+	buf_reset(&b);
 	assert_int_equal(firestore_collection_path(&b, "demo-candidates",
 	    FIRESTORE_DEFAULT_DB), 0);
 	assert_string_equal(b.data, COLL);
@@ -163,37 +148,21 @@ test_paths(void **state)
 	    0);
 	assert_string_equal(b.data,
 	    "projects/p-123456/databases/db-two/documents/candidates");
-	for (i = 0; i < sizeof(rows) / sizeof(rows[0]); i++) {
-		size_t	 len = rows[i].len ? rows[i].len :
-		    strlen(rows[i].name);
-
-		buf_reset(&b);
-		if (firestore_doc_path(&b, "demo-candidates",
-		    FIRESTORE_DEFAULT_DB, rows[i].name, len) != 0)
-			ROW_FAIL(rows[i].line, "failed");
-		if (strncmp(b.data, COLL "/", strlen(COLL "/")) != 0 ||
-		    strcmp(b.data + strlen(COLL "/"), rows[i].want) != 0)
-			ROW_FAIL(rows[i].line, "got %s", b.data);
-	}
-	/* An empty name is no document. */
-	buf_reset(&b);
-	assert_int_equal(firestore_doc_path(&b, "demo-candidates",
-	    FIRESTORE_DEFAULT_DB, "", 0), -1);
 	buf_free(&b);
 	/* A ceiling too low fails rather than truncates. */
-	buf_init(&b, 70);
-	assert_int_equal(firestore_doc_path(&b, "demo-candidates",
-	    FIRESTORE_DEFAULT_DB, "\xff\xff\xff\xff\xff", 5), -1);
+	buf_init(&b, 20);
+	assert_int_equal(firestore_collection_path(&b, "demo-candidates",
+	    FIRESTORE_DEFAULT_DB), -1);
 	assert_null(b.data);
 }
 
-/* Every byte, alone and in a long run: encoded once, decoded back. */
+/* Every byte in a page token, alone and in a long run: encoded once. */
 static void
-test_paths_exhaustive(void **state)
+test_token_exhaustive(void **state)
 {
-	char		 name[255], back[255];
+	char		 tok[255], back[255];
 	struct buf	 b;
-	size_t		 backlen, plen = strlen(COLL "/");
+	size_t		 backlen, plen = strlen("pageSize=300&pageToken=");
 	int		 c;
 
 	(void)state;
@@ -202,46 +171,102 @@ test_paths_exhaustive(void **state)
 		size_t	 n;
 
 		for (n = 1; n <= 255; n += 254) {
-			memset(name, c, n);
+			memset(tok, c, n);
 			buf_reset(&b);
-			assert_int_equal(firestore_doc_path(&b,
-			    "demo-candidates", FIRESTORE_DEFAULT_DB, name, n),
+			assert_int_equal(firestore_list_query(&b, 300, tok, n),
 			    0);
 			if (decode_strict(b.data + plen, b.len - plen, back,
 			    &backlen) != 0 || backlen != n ||
-			    memcmp(back, name, n) != 0)
+			    memcmp(back, tok, n) != 0)
 				fail_msg("byte 0x%02x x %zu: %s", c, n, b.data);
 		}
 	}
 	buf_free(&b);
 }
 
-/* The name in a put body as json-c reads it back, or NULL. */
-static char *
-name_in_body(const char *body, size_t *len)
-{
-	struct json_object	*o, *f, *c, *s;
-	char			*copy = NULL;
+/*
+ * What json-c reads back from a request body: the document's full name
+ * and, for a commit, the CandidateName field's value; each malloc'd, or
+ * NULL when the body is not exactly of the call's shape.
+ */
+struct body {
+	char	*doc, *field;
+	size_t	 doclen, fieldlen;
+};
 
-	if ((o = json_tokener_parse(body)) == NULL)
+static char *
+copy_str(struct json_object *s, size_t *len)
+{
+	char	*p;
+
+	if (!json_object_is_type(s, json_type_string))
 		return NULL;
-	if (json_object_object_length(o) == 1 &&
-	    json_object_object_get_ex(o, "fields", &f) &&
-	    json_object_object_length(f) == 1 &&
-	    json_object_object_get_ex(f, FIRESTORE_FIELD, &c) &&
-	    json_object_object_length(c) == 1 &&
-	    json_object_object_get_ex(c, "stringValue", &s) &&
-	    json_object_is_type(s, json_type_string)) {
-		*len = (size_t)json_object_get_string_len(s);
-		if ((copy = malloc(*len + 1)) != NULL)
-			memcpy(copy, json_object_get_string(s), *len + 1);
-	}
-	json_object_put(o);
-	return copy;
+	*len = (size_t)json_object_get_string_len(s);
+	if ((p = malloc(*len + 1)) != NULL)
+		memcpy(p, json_object_get_string(s), *len + 1);
+	return p;
+}
+
+/* The one value of a one-key object o, if its key is key. */
+static struct json_object *
+only(struct json_object *o, const char *key)
+{
+	struct json_object	*v;
+
+	if (!json_object_is_type(o, json_type_object) ||
+	    json_object_object_length(o) != 1 ||
+	    !json_object_object_get_ex(o, key, &v))
+		return NULL;
+	return v;
 }
 
 static void
-test_put_body(void **state)
+read_commit(const char *text, struct body *out)
+{
+	struct json_object	*o, *w, *u, *n, *f;
+
+	memset(out, 0, sizeof(*out));
+	if ((o = json_tokener_parse(text)) == NULL)
+		return;
+	w = only(o, "writes");
+	if (json_object_is_type(w, json_type_array) &&
+	    json_object_array_length(w) == 1 &&
+	    (u = only(json_object_array_get_idx(w, 0), "update")) != NULL &&
+	    json_object_object_length(u) == 2 &&
+	    json_object_object_get_ex(u, "name", &n) &&
+	    json_object_object_get_ex(u, "fields", &f) &&
+	    (f = only(only(f, FIRESTORE_FIELD), "stringValue")) != NULL) {
+		out->doc = copy_str(n, &out->doclen);
+		out->field = copy_str(f, &out->fieldlen);
+	}
+	json_object_put(o);
+}
+
+static void
+read_batchget(const char *text, struct body *out)
+{
+	struct json_object	*o, *d, *m, *p;
+
+	memset(out, 0, sizeof(*out));
+	if ((o = json_tokener_parse(text)) == NULL)
+		return;
+	if (json_object_object_length(o) == 2 &&
+	    json_object_object_get_ex(o, "documents", &d) &&
+	    json_object_is_type(d, json_type_array) &&
+	    json_object_array_length(d) == 1 &&
+	    json_object_object_get_ex(o, "mask", &m) &&
+	    (p = only(m, "fieldPaths")) != NULL &&
+	    json_object_is_type(p, json_type_array) &&
+	    json_object_array_length(p) == 1 &&
+	    strcmp(json_object_get_string(json_object_array_get_idx(p, 0)),
+	    FIRESTORE_FIELD) == 0)
+		out->doc = copy_str(json_object_array_get_idx(d, 0),
+		    &out->doclen);
+	json_object_put(o);
+}
+
+static void
+test_bodies(void **state)
 {
 	static const struct {
 		int		 line;
@@ -249,39 +274,78 @@ test_put_body(void **state)
 		size_t		 len;
 	} rows[] = {
 		{ __LINE__, "alice", 0 },
+		{ __LINE__, " padded ", 0 },
+		{ __LINE__, "%25 per%cent %2F", 0 },
 		{ __LINE__, "\"quoted\" \\ back", 0 },
 		{ __LINE__, "sl/ash</script>", 0 },
 		{ __LINE__, "\xf0\x9f\x98\x80 \xc3\xa9", 0 },
 		{ __LINE__, "nul\0inside", 10 },
 		{ __LINE__, "\x01\x1f\x7f", 0 },
+		{ __LINE__, "\xe2\x80\xa8 line separator", 0 },
 	};
+	char		 want[512];
 	struct buf	 b;
-	size_t		 i;
+	struct body	 got;
+	size_t		 i, plen = strlen(COLL "/");
 
 	(void)state;
 	buf_init(&b, 4096);
-	assert_int_equal(firestore_put_body(&b, "a\"b/c", 5), 0);
-	assert_string_equal(b.data, "{\"fields\":{\"CandidateName\":"
-	    "{\"stringValue\":\"a\\\"b/c\"}}}");
+	assert_int_equal(firestore_commit_body(&b, "demo-candidates",
+	    FIRESTORE_DEFAULT_DB, "a\"b/c", 5), 0);
+	assert_string_equal(b.data, "{\"writes\":[{\"update\":{\"name\":\""
+	    COLL "/a\\\"b/c\",\"fields\":{\"CandidateName\":{\"stringValue\":"
+	    "\"a\\\"b/c\"}}}}]}");
+	buf_reset(&b);
+	assert_int_equal(firestore_batchget_body(&b, "demo-candidates",
+	    FIRESTORE_DEFAULT_DB, "a b", 3), 0);
+	assert_string_equal(b.data, "{\"documents\":[\"" COLL "/a b\"],"
+	    "\"mask\":{\"fieldPaths\":[\"CandidateName\"]}}");
 	for (i = 0; i < sizeof(rows) / sizeof(rows[0]); i++) {
 		size_t	 len = rows[i].len ? rows[i].len :
-		    strlen(rows[i].name), glen = 0;
-		char	*got;
+		    strlen(rows[i].name);
 
+		memcpy(want, COLL "/", plen);
+		memcpy(want + plen, rows[i].name, len);
 		buf_reset(&b);
-		if (firestore_put_body(&b, rows[i].name, len) != 0)
-			ROW_FAIL(rows[i].line, "failed");
-		got = name_in_body(b.data, &glen);
-		if (got == NULL || glen != len ||
-		    memcmp(got, rows[i].name, len) != 0)
-			ROW_FAIL(rows[i].line, "name lost: %s", b.data);
+		if (firestore_commit_body(&b, "demo-candidates",
+		    FIRESTORE_DEFAULT_DB, rows[i].name, len) != 0)
+			ROW_FAIL(rows[i].line, "commit failed");
+		read_commit(b.data, &got);
+		if (got.doc == NULL || got.doclen != plen + len ||
+		    memcmp(got.doc, want, plen + len) != 0 ||
+		    got.field == NULL || got.fieldlen != len ||
+		    memcmp(got.field, rows[i].name, len) != 0)
+			ROW_FAIL(rows[i].line, "commit lost the name: %s",
+			    b.data);
 		if (memchr(b.data, '\n', b.len) != NULL)
 			ROW_FAIL(rows[i].line, "raw newline in %s", b.data);
-		free(got);
+		free(got.doc);
+		free(got.field);
+		buf_reset(&b);
+		if (firestore_batchget_body(&b, "demo-candidates",
+		    FIRESTORE_DEFAULT_DB, rows[i].name, len) != 0)
+			ROW_FAIL(rows[i].line, "batchGet failed");
+		read_batchget(b.data, &got);
+		if (got.doc == NULL || got.doclen != plen + len ||
+		    memcmp(got.doc, want, plen + len) != 0)
+			ROW_FAIL(rows[i].line, "batchGet lost the name: %s",
+			    b.data);
+		free(got.doc);
 	}
+	/* An empty name is no document. */
+	buf_reset(&b);
+	assert_int_equal(firestore_commit_body(&b, "demo-candidates",
+	    FIRESTORE_DEFAULT_DB, "", 0), -1);
+	assert_int_equal(firestore_batchget_body(&b, "demo-candidates",
+	    FIRESTORE_DEFAULT_DB, "", 0), -1);
 	buf_free(&b);
-	buf_init(&b, 20);
-	assert_int_equal(firestore_put_body(&b, "abc", 3), -1);
+	/* A ceiling too low fails rather than truncates. */
+	buf_init(&b, 60);
+	assert_int_equal(firestore_commit_body(&b, "demo-candidates",
+	    FIRESTORE_DEFAULT_DB, "abc", 3), -1);
+	assert_null(b.data);
+	assert_int_equal(firestore_batchget_body(&b, "demo-candidates",
+	    FIRESTORE_DEFAULT_DB, "abc", 3), -1);
 	assert_null(b.data);
 }
 
@@ -320,47 +384,111 @@ test_list_query(void **state)
 	}
 }
 
-/* The emulator's answer to GET .../candidates/a b (Firestore's shape). */
-#define DOC(id) "{\n  \"name\": \"projects/demo-candidates/databases/" \
-	"(default)/documents/candidates/" id "\",\n  \"fields\": {\n    " \
-	"\"CandidateName\": {\n      \"stringValue\": \"x\"\n    }\n  },\n" \
-	"  \"createTime\": \"2026-12-04T17:35:00.581298Z\",\n  \"updateTime\":" \
-	" \"2026-12-04T17:35:00.581298Z\"\n}\n"
+/* A document as the emulator writes one, and its answers around it. */
+#define DOC(id) "{\n    \"name\": \"" COLL "/" id "\",\n    \"fields\": {\n" \
+	"      \"CandidateName\": {\n        \"stringValue\": \"x\"\n      }\n" \
+	"    },\n    \"createTime\": \"2026-12-04T18:25:01.427059Z\",\n" \
+	"    \"updateTime\": \"2026-12-04T18:25:01.427059Z\"\n  }"
+#define FOUND(id) "[ {\n  \"found\": " DOC(id) ",\n  \"readTime\": " \
+	"\"2026-12-04T18:25:01.568929Z\"\n} ]\n"
+#define MISSING(id) "[ {\n  \"missing\": \"" COLL "/" id "\",\n  " \
+	"\"readTime\": \"2026-12-04T18:25:01.864347Z\"\n} ]\n"
 
 static void
-test_parse_doc(void **state)
+test_parse_batchget(void **state)
 {
 	static const struct {
 		int			 line;
 		const char		*body, *name;
 		enum firestore_parse	 want;
+		int			 found;
 	} rows[] = {
-		{ __LINE__, DOC("a b"), "a b", FIRESTORE_PARSED },
-		{ __LINE__, DOC("per%cent"), "per%cent", FIRESTORE_PARSED },
-		{ __LINE__, DOC("\\\"q\\\"\\\\"), "\"q\"\\", FIRESTORE_PARSED },
-		{ __LINE__, DOC("\\u00e9t\\u00e9"), "\xc3\xa9t\xc3\xa9",
-		    FIRESTORE_PARSED },
-		{ __LINE__, "{\"name\":\"projects/p/databases/d/documents/"
-		    "candidates/x\"}", "x", FIRESTORE_PARSED },
+		{ __LINE__, FOUND(" padded "), " padded ", FIRESTORE_PARSED, 1 },
+		{ __LINE__, FOUND("%25"), "%25", FIRESTORE_PARSED, 1 },
+		{ __LINE__, FOUND("\\\"q\\\"\\\\"), "\"q\"\\", FIRESTORE_PARSED,
+		    1 },
+		{ __LINE__, FOUND("\\u00e9t\\u00e9"), "\xc3\xa9t\xc3\xa9",
+		    FIRESTORE_PARSED, 1 },
+		{ __LINE__, MISSING("nobody"), "nobody", FIRESTORE_PARSED, 0 },
+		{ __LINE__, MISSING("a b"), "a b", FIRESTORE_PARSED, 0 },
+		{ __LINE__, "[{\"found\":{\"name\":\"projects/p/databases/d/"
+		    "documents/candidates/x\"}}]", "x", FIRESTORE_PARSED, 1 },
 		/* Not the document asked for, or not one of the collection. */
-		{ __LINE__, DOC("a b"), "a", FIRESTORE_GARBAGE },
-		{ __LINE__, DOC("a"), "a b", FIRESTORE_GARBAGE },
-		{ __LINE__, DOC("per%25cent"), "per%cent", FIRESTORE_GARBAGE },
-		{ __LINE__, DOC("x/sub/y"), "y", FIRESTORE_GARBAGE },
-		{ __LINE__, DOC(""), "", FIRESTORE_GARBAGE },
-		{ __LINE__, "{\"name\":\"projects/p/databases/d/documents/"
-		    "others/x\"}", "x", FIRESTORE_GARBAGE },
-		{ __LINE__, "{\"name\":\"projects//databases/d/documents/"
-		    "candidates/x\"}", "x", FIRESTORE_GARBAGE },
-		{ __LINE__, "{\"name\":\"candidates/x\"}", "x",
+		{ __LINE__, FOUND("a b"), "a", FIRESTORE_GARBAGE, 0 },
+		{ __LINE__, MISSING("a"), "a b", FIRESTORE_GARBAGE, 0 },
+		{ __LINE__, FOUND("%2525"), "%25", FIRESTORE_GARBAGE, 0 },
+		{ __LINE__, FOUND("x/sub/y"), "y", FIRESTORE_GARBAGE, 0 },
+		{ __LINE__, MISSING("x/sub/y"), "y", FIRESTORE_GARBAGE, 0 },
+		{ __LINE__, FOUND(""), "", FIRESTORE_GARBAGE, 0 },
+		{ __LINE__, "[{\"found\":{\"name\":\"projects/p/databases/d/"
+		    "documents/others/x\"}}]", "x", FIRESTORE_GARBAGE, 0 },
+		{ __LINE__, "[{\"missing\":\"candidates/x\"}]", "x",
+		    FIRESTORE_GARBAGE, 0 },
+		/* Not one result holding exactly one of found and missing. */
+		{ __LINE__, "[]", "x", FIRESTORE_GARBAGE, 0 },
+		{ __LINE__, "[{}]", "x", FIRESTORE_GARBAGE, 0 },
+		{ __LINE__, "[{\"readTime\":\"2026-12-04T18:25:01Z\"}]", "x",
+		    FIRESTORE_GARBAGE, 0 },
+		{ __LINE__, "[{\"found\":" DOC("x") ",\"missing\":\"" COLL
+		    "/x\"}]", "x", FIRESTORE_GARBAGE, 0 },
+		{ __LINE__, "[{\"missing\":\"" COLL "/x\"},{\"missing\":\"" COLL
+		    "/x\"}]", "x", FIRESTORE_GARBAGE, 0 },
+		{ __LINE__, "[{\"found\":7}]", "x", FIRESTORE_GARBAGE, 0 },
+		{ __LINE__, "[{\"missing\":7}]", "x", FIRESTORE_GARBAGE, 0 },
+		{ __LINE__, "[{\"found\":{\"fields\":{}}}]", "x",
+		    FIRESTORE_GARBAGE, 0 },
+		{ __LINE__, "[7]", "x", FIRESTORE_GARBAGE, 0 },
+		/* The answer to a GET of the document: an object, not ours. */
+		{ __LINE__, DOC("x"), "x", FIRESTORE_GARBAGE, 0 },
+		{ __LINE__, "{}", "x", FIRESTORE_GARBAGE, 0 },
+		{ __LINE__, "", "x", FIRESTORE_GARBAGE, 0 },
+		{ __LINE__, MISSING("x") "[]", "x", FIRESTORE_GARBAGE, 0 },
+		{ __LINE__, "[{\"missing\":\"" COLL "/x\"}", "x",
+		    FIRESTORE_GARBAGE, 0 },
+		{ __LINE__, "<html>502</html>", "x", FIRESTORE_GARBAGE, 0 },
+	};
+	size_t	 i;
+
+	(void)state;
+	for (i = 0; i < sizeof(rows) / sizeof(rows[0]); i++) {
+		char			 err[128] = "";
+		enum firestore_parse	 got;
+		int			 found = 7;
+
+		got = firestore_parse_batchget(rows[i].body,
+		    strlen(rows[i].body), rows[i].name, strlen(rows[i].name),
+		    &found, err, sizeof(err));
+		if (got != rows[i].want || found != rows[i].found)
+			ROW_FAIL(rows[i].line, "got %d, found %d (%s)", got,
+			    found, err);
+		if (got == FIRESTORE_GARBAGE && err[0] == '\0')
+			ROW_FAIL(rows[i].line, "garbage without a reason");
+	}
+}
+
+static void
+test_parse_commit(void **state)
+{
+	static const struct {
+		int			 line;
+		const char		*body;
+		enum firestore_parse	 want;
+	} rows[] = {
+		/* The emulator's. */
+		{ __LINE__, "{\n  \"writeResults\": [{\n    \"updateTime\": "
+		    "\"2026-12-04T18:25:01.427059Z\"\n  }],\n  \"commitTime\": "
+		    "\"2026-12-04T18:25:01.427059Z\"\n}\n", FIRESTORE_PARSED },
+		{ __LINE__, "{\"writeResults\":[{}]}", FIRESTORE_PARSED },
+		{ __LINE__, "{\"writeResults\":[]}", FIRESTORE_GARBAGE },
+		{ __LINE__, "{\"writeResults\":[{},{}]}", FIRESTORE_GARBAGE },
+		{ __LINE__, "{\"writeResults\":[7]}", FIRESTORE_GARBAGE },
+		{ __LINE__, "{\"writeResults\":{}}", FIRESTORE_GARBAGE },
+		{ __LINE__, "{\"commitTime\":\"2026-12-04T18:25:01Z\"}",
 		    FIRESTORE_GARBAGE },
-		{ __LINE__, "{\"name\":7}", "x", FIRESTORE_GARBAGE },
-		{ __LINE__, "{\"fields\":{}}", "x", FIRESTORE_GARBAGE },
-		{ __LINE__, "{}", "x", FIRESTORE_GARBAGE },
-		{ __LINE__, "[]", "x", FIRESTORE_GARBAGE },
-		{ __LINE__, "", "x", FIRESTORE_GARBAGE },
-		{ __LINE__, DOC("x") "{}", "x", FIRESTORE_GARBAGE },
-		{ __LINE__, "<html>502</html>", "x", FIRESTORE_GARBAGE },
+		{ __LINE__, "[{\"writeResults\":[{}]}]", FIRESTORE_GARBAGE },
+		{ __LINE__, "{\"writeResults\":[{}]} x", FIRESTORE_GARBAGE },
+		{ __LINE__, "", FIRESTORE_GARBAGE },
+		{ __LINE__, "Internal Server Error", FIRESTORE_GARBAGE },
 	};
 	size_t	 i;
 
@@ -369,8 +497,8 @@ test_parse_doc(void **state)
 		char			 err[128] = "";
 		enum firestore_parse	 got;
 
-		got = firestore_parse_doc(rows[i].body, strlen(rows[i].body),
-		    rows[i].name, strlen(rows[i].name), err, sizeof(err));
+		got = firestore_parse_commit(rows[i].body, strlen(rows[i].body),
+		    err, sizeof(err));
 		if (got != rows[i].want)
 			ROW_FAIL(rows[i].line, "got %d (%s)", got, err);
 		if (got == FIRESTORE_GARBAGE && err[0] == '\0')
@@ -594,68 +722,56 @@ test_classify(void **state)
 {
 	static const struct {
 		int			 line;
-		enum firestore_op	 op;
 		long			 http;
 		int			 google;
 		const char		*status, *message;
 		enum firestore_verdict	 want;
 	} rows[] = {
-		{ __LINE__, FIRESTORE_GET, 429, 1, "RESOURCE_EXHAUSTED", "",
+		{ __LINE__, 429, 1, "RESOURCE_EXHAUSTED", "",
 		    FIRESTORE_THROTTLED },
-		{ __LINE__, FIRESTORE_PUT, 429, 0, "", "", FIRESTORE_THROTTLED },
-		{ __LINE__, FIRESTORE_LIST, 400, 1, "RESOURCE_EXHAUSTED", "",
+		{ __LINE__, 429, 0, "", "", FIRESTORE_THROTTLED },
+		{ __LINE__, 400, 1, "RESOURCE_EXHAUSTED", "",
 		    FIRESTORE_THROTTLED },
-		{ __LINE__, FIRESTORE_GET, 503, 1, "UNAVAILABLE", "",
+		{ __LINE__, 503, 1, "UNAVAILABLE", "",
 		    FIRESTORE_RETRY },
-		{ __LINE__, FIRESTORE_PUT, 409, 1, "ABORTED", "Too much "
+		{ __LINE__, 409, 1, "ABORTED", "Too much "
 		    "contention on these documents.", FIRESTORE_RETRY },
-		{ __LINE__, FIRESTORE_LIST, 504, 1, "DEADLINE_EXCEEDED", "",
+		{ __LINE__, 504, 1, "DEADLINE_EXCEEDED", "",
 		    FIRESTORE_RETRY },
-		{ __LINE__, FIRESTORE_GET, 500, 1, "INTERNAL", "",
+		{ __LINE__, 500, 1, "INTERNAL", "",
 		    FIRESTORE_RETRY },
-		{ __LINE__, FIRESTORE_GET, 500, 1, "UNKNOWN", "",
+		{ __LINE__, 500, 1, "UNKNOWN", "",
 		    FIRESTORE_RETRY },
-		{ __LINE__, FIRESTORE_GET, 502, 0, "", "", FIRESTORE_RETRY },
-		{ __LINE__, FIRESTORE_PUT, 503, 0, "", "", FIRESTORE_RETRY },
-		{ __LINE__, FIRESTORE_GET, 501, 1, "UNIMPLEMENTED", "",
+		{ __LINE__, 502, 0, "", "", FIRESTORE_RETRY },
+		{ __LINE__, 503, 0, "", "", FIRESTORE_RETRY },
+		{ __LINE__, 501, 1, "UNIMPLEMENTED", "",
 		    FIRESTORE_REFUSED },
-		{ __LINE__, FIRESTORE_GET, 401, 1, "UNAUTHENTICATED", "",
+		{ __LINE__, 401, 1, "UNAUTHENTICATED", "",
 		    FIRESTORE_TOKEN_REJECTED },
-		{ __LINE__, FIRESTORE_LIST, 401, 1, "", "",
+		{ __LINE__, 401, 1, "", "",
 		    FIRESTORE_TOKEN_REJECTED },
-		{ __LINE__, FIRESTORE_GET, 404, 1, "NOT_FOUND",
-		    "Document \"projects/p/databases/(default)/documents/"
-		    "candidates/x\" not found.",
-		    FIRESTORE_NOT_FOUND },
-		{ __LINE__, FIRESTORE_GET, 404, 1, "", "", FIRESTORE_NOT_FOUND },
-		/* A name that reads like the database's message is still one. */
-		{ __LINE__, FIRESTORE_GET, 404, 1, "NOT_FOUND",
-		    "Document \"projects/p/databases/(default)/documents/"
-		    "candidates/The database \" not found.",
-		    FIRESTORE_NOT_FOUND },
-		{ __LINE__, FIRESTORE_GET, 404, 1, "NOT_FOUND", "The database "
-		    "(default) does not exist for project p", FIRESTORE_REFUSED },
-		{ __LINE__, FIRESTORE_LIST, 404, 1, "NOT_FOUND", "The database "
-		    "(default) does not exist for project p", FIRESTORE_REFUSED },
-		{ __LINE__, FIRESTORE_PUT, 404, 1, "NOT_FOUND", "",
+		/* No call answers 404 for a document: a database missing. */
+		{ __LINE__, 404, 1, "NOT_FOUND", "The database (default) does "
+		    "not exist for project p", FIRESTORE_REFUSED },
+		{ __LINE__, 404, 1, "NOT_FOUND", "Document \"projects/p/"
+		    "databases/(default)/documents/candidates/x\" not found.",
 		    FIRESTORE_REFUSED },
-		{ __LINE__, FIRESTORE_LIST, 404, 1, "NOT_FOUND", "",
-		    FIRESTORE_REFUSED },
+		{ __LINE__, 404, 1, "", "", FIRESTORE_REFUSED },
 		/* A 404 that is not Google's is a wrong endpoint, not absence. */
-		{ __LINE__, FIRESTORE_GET, 404, 0, "", "", FIRESTORE_BROKEN },
-		{ __LINE__, FIRESTORE_GET, 403, 1, "PERMISSION_DENIED",
+		{ __LINE__, 404, 0, "", "", FIRESTORE_BROKEN },
+		{ __LINE__, 403, 1, "PERMISSION_DENIED",
 		    "Missing or insufficient permissions.", FIRESTORE_REFUSED },
-		{ __LINE__, FIRESTORE_PUT, 400, 1, "INVALID_ARGUMENT", "",
+		{ __LINE__, 400, 1, "INVALID_ARGUMENT", "",
 		    FIRESTORE_REFUSED },
-		{ __LINE__, FIRESTORE_PUT, 409, 1, "ALREADY_EXISTS", "",
+		{ __LINE__, 409, 1, "ALREADY_EXISTS", "",
 		    FIRESTORE_REFUSED },
-		{ __LINE__, FIRESTORE_LIST, 400, 1, "FAILED_PRECONDITION", "",
+		{ __LINE__, 400, 1, "FAILED_PRECONDITION", "",
 		    FIRESTORE_REFUSED },
-		{ __LINE__, FIRESTORE_GET, 400, 0, "", "", FIRESTORE_BROKEN },
-		{ __LINE__, FIRESTORE_GET, 301, 0, "", "", FIRESTORE_BROKEN },
-		{ __LINE__, FIRESTORE_GET, 200, 0, "", "", FIRESTORE_BROKEN },
-		{ __LINE__, FIRESTORE_GET, 0, 0, "", "", FIRESTORE_BROKEN },
-		{ __LINE__, FIRESTORE_GET, 302, 1, "NOT_FOUND", "",
+		{ __LINE__, 400, 0, "", "", FIRESTORE_BROKEN },
+		{ __LINE__, 301, 0, "", "", FIRESTORE_BROKEN },
+		{ __LINE__, 200, 0, "", "", FIRESTORE_BROKEN },
+		{ __LINE__, 0, 0, "", "", FIRESTORE_BROKEN },
+		{ __LINE__, 302, 1, "NOT_FOUND", "",
 		    FIRESTORE_BROKEN },
 	};
 	size_t	 i;
@@ -670,7 +786,7 @@ test_classify(void **state)
 		e.code = rows[i].http;
 		snprintf(e.status, sizeof(e.status), "%s", rows[i].status);
 		snprintf(e.message, sizeof(e.message), "%s", rows[i].message);
-		if ((got = firestore_classify(rows[i].op, rows[i].http, &e)) !=
+		if ((got = firestore_classify(rows[i].http, &e)) !=
 		    rows[i].want)
 			ROW_FAIL(rows[i].line, "got %d want %d", got,
 			    rows[i].want);
@@ -683,10 +799,11 @@ main(void)
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_check_ids),
 		cmocka_unit_test(test_paths),
-		cmocka_unit_test(test_paths_exhaustive),
-		cmocka_unit_test(test_put_body),
+		cmocka_unit_test(test_token_exhaustive),
+		cmocka_unit_test(test_bodies),
 		cmocka_unit_test(test_list_query),
-		cmocka_unit_test(test_parse_doc),
+		cmocka_unit_test(test_parse_batchget),
+		cmocka_unit_test(test_parse_commit),
 		cmocka_unit_test(test_parse_list),
 		cmocka_unit_test(test_parse_error),
 		cmocka_unit_test(test_classify),

@@ -69,9 +69,23 @@ async function dynamodb({ tls = false, cpu }) {
 	};
 }
 
+// Google's emulator, its JVM on the load's core. Over HTTP with the
+// emulator's "owner" for the CPU rows; with tls, as a VM with a key file
+// reaches Firestore: HTTPS through the token-checking proxy, its CA added
+// to the system's (SSL_CERT_FILE), tokens from the fake token endpoint.
+async function firestore({ tls = false, cpu }) {
+	const { startLocalFirestore } = require('../lib/local-firestore');
+	// The JVM's own flags: the lean ones make the emulator, not the app, slow.
+	const local = await startLocalFirestore({ jvmFlags: [], credentials: tls ? 'key' : 'emulator' });
+	pin(local.emulator.pid, cpu);
+	return { env: local.env, pids: [local.emulator.pid], stop: () => local.stop() };
+}
+
 // Every cloud store the bench can run here, in the order it runs them.
+// sdk names the original's SDK when the bench can run it beside the app.
 const STORES = [
 	{ name: 'dynamodb', start: dynamodb, sdk: 'boto3' },
+	{ name: 'firestore', start: firestore },
 ];
 
 // What boto3 spends per call on the stand-in, pinned to the load's core:

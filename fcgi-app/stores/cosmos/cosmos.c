@@ -473,11 +473,21 @@ call(struct store *s, const struct call *c, const struct deadline *dl,
 		}
 		cosmos_parse_error(s->resp.body.data, s->resp.body.len, &e);
 		describe(status, substatus, &e, why, sizeof(why));
-		if (c->read && cosmos_item_missing(status, substatus) &&
-		    e.cosmos && strcmp(e.code, "NotFound") == 0) {
-			retry_done(&r);
-			azure_token_wipe(&s->tok);
-			return STORE_NOT_FOUND;
+		/*
+		 * Not found is Cosmos DB's own NotFound: a 404 from anything
+		 * else in the way (a gateway, a proxy) is no answer at all,
+		 * and an outage must never pass for a missing name.
+		 */
+		if (c->read && cosmos_item_missing(status, substatus)) {
+			if (e.cosmos && strcmp(e.code, "NotFound") == 0) {
+				retry_done(&r);
+				azure_token_wipe(&s->tok);
+				return STORE_NOT_FOUND;
+			}
+			snprintf(err, errlen, "cosmos %s: unexpected %s", c->what,
+			    why);
+			st = STORE_UNAVAILABLE;
+			goto out;
 		}
 		switch (cosmos_classify(status, substatus < 0 ? 0 : substatus,
 		    &e, !cfg.use_key)) {
@@ -487,9 +497,9 @@ call(struct store *s, const struct call *c, const struct deadline *dl,
 			if ((wait = header_num(s, CAP_RETRY_AFTER)) > 0 &&
 			    wait > deadline_left_ms(dl) - RETRY_ATTEMPT_MIN_MS) {
 				/* Sooner than asked would only be refused. */
-				snprintf(err, errlen, "cosmos %s: %s (asked to "
-				    "wait %ld ms, more than the deadline "
-				    "leaves)", c->what, why, wait);
+				snprintf(err, errlen, "cosmos %s: asked to wait "
+				    "%ld ms, more than the deadline leaves: %s",
+				    c->what, wait, why);
 				st = STORE_UNAVAILABLE;
 				goto out;
 			}
@@ -524,8 +534,8 @@ call(struct store *s, const struct call *c, const struct deadline *dl,
 				counted = 0;
 				continue;
 			}
-			snprintf(err, errlen, "cosmos %s: %s (a new token was "
-			    "refused too)", c->what, why);
+			snprintf(err, errlen, "cosmos %s: a new token was "
+			    "refused too: %s", c->what, why);
 			st = STORE_UNAVAILABLE;
 			goto out;
 		case COSMOS_REFUSED:
@@ -540,9 +550,10 @@ call(struct store *s, const struct call *c, const struct deadline *dl,
 		st = STORE_UNAVAILABLE;
 		goto done;
 again:
+		/* Why it ends first: Cosmos DB's messages run long. */
 		if (!retry_next(&r, reason, wait, whynot, sizeof(whynot))) {
-			snprintf(err, errlen, "cosmos %s: %s (%s)", c->what, why,
-			    whynot);
+			snprintf(err, errlen, "cosmos %s: %s: %s", c->what,
+			    whynot, why);
 			st = STORE_UNAVAILABLE;
 			goto out;
 		}

@@ -71,6 +71,7 @@ all: build/candidates
 # Adding a store: its folder, a line in store.c's list, and a line here.
 STORES_IN = sqlite
 MODULES	 = dynamodb
+MODULES	+= cosmos
 MODULES	+= firestore
 MOD_PKGS = json-c libcurl libcrypto
 
@@ -185,6 +186,13 @@ deps-test:
 RUN_DEPS_dynamodb  = nodejs:node npm:npm openssl:openssl
 RUN_NEEDS_dynamodb = tests/node_modules/.stamp
 RUN_WRAP_dynamodb  = node tests/lib/local-dynamodb.js --dir $(RUNDIR) --
+# `make run STORE=cosmos`: @vercel/cosmosdb-server behind the tests'
+# signature-checking HTTPS proxy, and a fake Azure IMDS, started first and
+# stopped last by tests/lib/local-cosmos.js; the app signs with a local
+# account key.
+RUN_DEPS_cosmos  = nodejs:node npm:npm openssl:openssl
+RUN_NEEDS_cosmos = tests/node_modules/.stamp
+RUN_WRAP_cosmos  = node tests/lib/local-cosmos.js --dir $(RUNDIR) --
 
 # `make run STORE=firestore`: the same stack on Google's Firestore emulator
 # (and a fake metadata server for the instance id), started first and

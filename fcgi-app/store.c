@@ -28,6 +28,7 @@ static const struct {
 } stores[] = {
 	{ "sqlite", &store_sqlite },
 	{ "dynamodb", NULL },
+	{ "cosmos", NULL },
 	{ "firestore", NULL },
 };
 

@@ -22,7 +22,13 @@
 #include "buf.h"
 #include "deadline.h"
 
-#define HTTP_CAPTURE_VALUE		128
+/*
+ * The longest response header value kept whole; a longer one is cut to
+ * HTTP_CAPTURE_VALUE - 1 bytes. Cosmos DB's x-ms-continuation is kept to
+ * about 1 KB when asked (x-ms-documentdb-responsecontinuationtokenlimitinkb)
+ * and runs past 128 bytes on any account of more than one partition.
+ */
+#define HTTP_CAPTURE_VALUE		2048
 #define HTTP_HEADERS_MAX		16	/* lines of one request */
 
 struct http_config {

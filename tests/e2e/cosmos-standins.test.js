@@ -459,6 +459,18 @@ describe('Cosmos DB stand-ins judged by the official Azure clients', { timeout: 
     assert.ok(first.headers['x-ms-continuation'], 'an empty page is not the last');
     const next = await queryPage(first.headers['x-ms-continuation'], 3);
     assert.equal(next.json.Documents.length, 3, 'the continuation starts at the top');
+    // A second empty page stays where the first left off, but its token
+    // has moved on (Cosmos DB counts round trips in it); a stuck one has
+    // not, as a service that makes no progress would answer.
+    proxy.inject('emptyPage');
+    const again = await queryPage(first.headers['x-ms-continuation'], 3);
+    assert.deepEqual(again.json.Documents, []);
+    assert.notEqual(again.headers['x-ms-continuation'], first.headers['x-ms-continuation']);
+    assert.deepEqual((await queryPage(again.headers['x-ms-continuation'], 3)).json.Documents,
+      next.json.Documents, 'the moved-on token starts where the first did');
+    proxy.inject('stuckPage');
+    const stuck = await queryPage(first.headers['x-ms-continuation'], 3);
+    assert.equal(stuck.headers['x-ms-continuation'], first.headers['x-ms-continuation']);
     // A short page: fewer than asked, and not the last.
     proxy.inject('shortPage', { items: 2 });
     const short = await queryPage(null, 5);

@@ -55,12 +55,32 @@ const FAULTS = new Set([
   'hang',	// read the request, never answer, keep the connection open
   'close',	// read the request, then cut the TCP connection
   'garbage',	// `status` (200) with `body` (not JSON by default)
-  'delay',	// forward after `ms`
+  'delay',	// forward after `ms` (a query page of at most `items`
+		// documents when given)
   'shortPage',	// a query page of at most `items` (1) documents, by asking
 		// the stand-in for fewer than the client did
   'emptyPage',	// a query page with no documents that still carries a
-		// continuation (the request's own, or one from the start)
+		// continuation: the request's own with its round-trip count
+		// (#RT) moved on, as Cosmos DB's moves on every page, or one
+		// from the start; `continuation` sends that value instead
+  'stuckPage',	// an empty page carrying the request's continuation
+		// unchanged: a service that makes no progress
 ]);
+
+// The continuation an empty page carries: the request's own token, its
+// round trips counted one more (the position is the same, the token is
+// not), or the start of the container when the request had none.
+function emptyPageContinuation(sent) {
+  const start = '{"token":"+RID:#RT:0#TRC:0","range":{"min":"","max":"FF"}}';
+  if (!sent) return start;
+  try {
+    const c = JSON.parse(sent);
+    c.token = c.token.replace(/#RT:(\d+)/, (_, n) => `#RT:${Number(n) + 1}`);
+    return JSON.stringify(c);
+  } catch {
+    return sent;
+  }
+}
 
 // The resource a path names, as the signature covers it: the type is the
 // last type segment, the link every id down to the resource (decoded),
@@ -165,7 +185,7 @@ class CosmosProxy {
       faultsServed: 0,
       forwarded: 0,
       upstreamErrors: 0,
-      log: [],			// { op, method, url, link, headers, auth, status, fault }
+      log: [],			// { op, method, url, link, headers, auth, status, fault, at }
     };
   }
 
@@ -243,13 +263,13 @@ class CosmosProxy {
   // Fault for the next `count` requests (of operation `op` when given),
   // after their authentication checked out, as the real service throttles
   // only authenticated callers. Faults queue in order.
-  inject(kind, { count = 1, op = null, ms, status, code, message, substatus, body, items } = {}) {
+  inject(kind, { count = 1, op = null, ms, status, code, message, substatus, body, items,
+    continuation } = {}) {
     if (!FAULTS.has(kind)) throw new Error(`unknown fault ${kind}`);
-    if ((kind === 'shortPage' || kind === 'emptyPage') && op && op !== 'query') {
-      throw new Error(`${kind} applies to queries only`);
-    }
-    this.faults.push({ kind, count, op: op || ((kind === 'shortPage' || kind === 'emptyPage') ? 'query' : null),
-      ms, status, code, message, substatus, body, items });
+    const paging = ['shortPage', 'emptyPage', 'stuckPage'].includes(kind);
+    if (paging && op && op !== 'query') throw new Error(`${kind} applies to queries only`);
+    this.faults.push({ kind, count, op: op || (paging ? 'query' : null),
+      ms, status, code, message, substatus, body, items, continuation });
   }
 
   // Drops queued faults and releases hung connections.
@@ -321,6 +341,7 @@ class CosmosProxy {
     const entry = {
       op, method: req.method, url: req.url, link: resource && resource.link,
       headers: { ...req.headers }, auth: null, status: 0, activity: crypto.randomUUID(),
+      at: Date.now(),
     };
     st.log.push(entry);
     if (st.log.length > 20000) st.log.splice(0, 10000);
@@ -373,17 +394,19 @@ class CosmosProxy {
         await new Promise((r) => setTimeout(r, fault.ms || 100));
         break;
       case 'emptyPage':
+      case 'stuckPage':
         return this.send(res, entry, 200, { _rid: 'gAABAIAAAAE=', Documents: [], _count: 0 }, {
-          'x-ms-continuation': req.headers['x-ms-continuation'] ||
-            '{"token":"+RID:#RT:0#TRC:0","range":{"min":"","max":"FF"}}',
+          'x-ms-continuation': fault.continuation ?? (fault.kind === 'stuckPage' ?
+            req.headers['x-ms-continuation'] || emptyPageContinuation(null) :
+            emptyPageContinuation(req.headers['x-ms-continuation'])),
           'x-ms-item-count': '0',
         });
       case 'shortPage':
         break;
       }
     }
-    this.forward(req, res, entry, resource, body, fault && fault.kind === 'shortPage' ?
-      Math.max(1, fault.items || 1) : null);
+    const cut = fault && (fault.kind === 'shortPage' || (op === 'query' && fault.items));
+    this.forward(req, res, entry, resource, body, cut ? Math.max(1, fault.items || 1) : null);
   }
 
   // True when Cosmos DB would accept the request's Authorization; else

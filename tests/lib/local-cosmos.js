@@ -17,7 +17,9 @@
 // COMMAND (make run passes tests/stack.sh ...), runs it under that
 // environment and stops everything when it exits; Ctrl-C reaches the
 // command, which stops first. Without one, serves until interrupted. The
-// data lives in memory and goes with it.
+// data lives in memory and goes with it. require()d, it exports
+// startLocalCosmos, which starts the same stand-ins and hands back the
+// app's environment (the bench and the leak run use it).
 
 const fs = require('node:fs');
 const path = require('node:path');
@@ -47,6 +49,60 @@ function usage() {
 
 const shq = (v) => `'${String(v).replace(/'/g, "'\\''")}'`;
 
+// Starts the stand-ins: cosmosdb-server, the verifying proxy (with a test
+// CA made under dir) and the fake IMDS, with the database and container
+// created. Resolves to { env, server, proxy, imds, tokens, certs, key,
+// clientId, stop() }: env is the app's environment (the account key, or
+// with identity the managed identity's client id); stop() takes it all
+// down. The bench and the tests use this; main() below is make run's.
+async function startLocalCosmos({ dir, identity = false, database = DATABASE,
+  container = CONTAINER, tokenLifetimeMs } = {}) {
+  fs.mkdirSync(dir, { recursive: true });
+  const certs = makeTestCerts(path.resolve(dir, 'local-cosmos-ca'));
+  const tokens = new TokenRegistry();
+  const server = await startCosmosServer();
+  let proxy = null;
+  let imds = null;
+  const stop = async () => {
+    await proxy?.stop();
+    await imds?.stop();
+    await server.stop();
+  };
+  try {
+    proxy = await startCosmosProxy({ upstreamPort: server.port, keys: [DEV_KEY], tokens, certs });
+    imds = await startAzureImds({ tokens, identities: [DEV_CLIENT_ID], name: 'candidates-local_0',
+      ...(tokenLifetimeMs ? { lifetimeMs: tokenLifetimeMs } : {}) });
+    // Entra ID also issues tokens for the account's own endpoint, the scope
+    // @azure/cosmos asks first.
+    imds.resources.add(proxy.url);
+    // Through the proxy, so the stand-in sees only what a checked client sends.
+    const sdk = cosmosClient({ endpoint: proxy.url, ca: certs.ca, key: DEV_KEY });
+    try {
+      await createCandidatesContainer(sdk, { database, container });
+    } finally {
+      sdk.dispose();
+    }
+  } catch (err) {
+    await stop();
+    throw new Error(`creating the container: ${err.message}`);
+  }
+  const env = {
+    CANDIDATES_STORE: 'cosmos',
+    COSMOS_ENDPOINT: `${proxy.url}/`,
+    COSMOS_DATABASE_NAME: database,
+    COSMOS_CONTAINER_NAME: container,
+    ...(identity ? { AZURE_CLIENT_ID: DEV_CLIENT_ID } : { COSMOS_KEY: DEV_KEY }),
+    // The IMDS host, as @azure/identity and MSAL read it: tokens (with
+    // identity) and the VM's name for /gtg?details.
+    AZURE_POD_IDENTITY_AUTHORITY_HOST: imds.url,
+    // The CA file that verifies the store's certificate, OpenSSL's own
+    // variable for "use this file instead of the system's CAs".
+    SSL_CERT_FILE: certs.ca,
+  };
+  return { env, server, proxy, imds, tokens, certs, key: DEV_KEY, clientId: DEV_CLIENT_ID,
+    dropped: DROPPED, stop };
+}
+
 async function main(argv) {
   let dir = 'var';
   let identity = false;
@@ -58,55 +114,27 @@ async function main(argv) {
     else usage();
   }
   for (const k of DROPPED) delete process.env[k];
-  fs.mkdirSync(dir, { recursive: true });
-  const certs = makeTestCerts(path.resolve(dir, 'local-cosmos-ca'));
-
-  const tokens = new TokenRegistry();
-  const server = await startCosmosServer();
-  const proxy = await startCosmosProxy({ upstreamPort: server.port, keys: [DEV_KEY], tokens, certs });
-  const imds = await startAzureImds({ tokens, identities: [DEV_CLIENT_ID], name: 'candidates-local_0' });
-  // Entra ID also issues tokens for the account's own endpoint, the scope
-  // @azure/cosmos asks first.
-  imds.resources.add(proxy.url);
+  let local;
+  try {
+    local = await startLocalCosmos({ dir, identity,
+      database: process.env.COSMOS_DATABASE_NAME || DATABASE,
+      container: process.env.COSMOS_CONTAINER_NAME || CONTAINER });
+  } catch (err) {
+    process.stderr.write(`local-cosmos: ${err.message}\n`);
+    process.exit(1);
+  }
+  const { env, server, proxy, imds, certs } = local;
   let stopping = null;
   const stop = (code) => {
     if (!stopping) {
       stopping = (async () => {
-        await proxy.stop();
-        await imds.stop();
-        await server.stop();
+        await local.stop();
         process.exit(code);
       })();
     }
     return stopping;
   };
 
-  try {
-    // Through the proxy, so the stand-in sees only what a checked client sends.
-    const sdk = cosmosClient({ endpoint: proxy.url, ca: certs.ca, key: DEV_KEY });
-    await createCandidatesContainer(sdk, {
-      database: process.env.COSMOS_DATABASE_NAME || DATABASE,
-      container: process.env.COSMOS_CONTAINER_NAME || CONTAINER,
-    });
-    sdk.dispose();
-  } catch (err) {
-    process.stderr.write(`local-cosmos: creating the container: ${err.message}\n`);
-    await stop(1);
-  }
-
-  const env = {
-    CANDIDATES_STORE: 'cosmos',
-    COSMOS_ENDPOINT: `${proxy.url}/`,
-    COSMOS_DATABASE_NAME: process.env.COSMOS_DATABASE_NAME || DATABASE,
-    COSMOS_CONTAINER_NAME: process.env.COSMOS_CONTAINER_NAME || CONTAINER,
-    ...(identity ? { AZURE_CLIENT_ID: DEV_CLIENT_ID } : { COSMOS_KEY: DEV_KEY }),
-    // The IMDS host, as @azure/identity and MSAL read it: tokens (with
-    // --identity) and the VM's name for /gtg?details.
-    AZURE_POD_IDENTITY_AUTHORITY_HOST: imds.url,
-    // The CA file that verifies the store's certificate, OpenSSL's own
-    // variable for "use this file instead of the system's CAs".
-    SSL_CERT_FILE: certs.ca,
-  };
   const lines = Object.entries(env).map(([k, v]) => `export ${k}=${shq(v)}`);
   const envFile = path.resolve(dir, 'local-cosmos.env');
   fs.writeFileSync(envFile, [`unset ${DROPPED.join(' ')}`, ...lines, ''].join('\n'));
@@ -137,7 +165,11 @@ async function main(argv) {
   child.on('exit', (code, signal) => stop(code ?? (signal ? 128 : 1)));
 }
 
-main(process.argv.slice(2)).catch((err) => {
-  process.stderr.write(`local-cosmos: ${err.stack || err}\n`);
-  process.exit(1);
-});
+module.exports = { startLocalCosmos, DEV_KEY, DEV_CLIENT_ID, DROPPED };
+
+if (require.main === module) {
+  main(process.argv.slice(2)).catch((err) => {
+    process.stderr.write(`local-cosmos: ${err.stack || err}\n`);
+    process.exit(1);
+  });
+}

@@ -2,8 +2,10 @@
 // The optimised app (build/candidates, as shipped) under valgrind's
 // memcheck, behind nginx, for LEAK_SECONDS (default 15) of load on every
 // route, on SQLite, on DynamoDB (dynalite behind the SigV4 proxy) and on
-// Firestore (Google's emulator, skipped with one line without it), then
-// SIGTERM: every answer as the contract says, a clean exit, and valgrind's
+// Cosmos DB (cosmosdb-server behind the verifying proxy, with a managed
+// identity's tokens that expire during the run) and on Firestore (Google's
+// emulator, skipped with one line without it), then SIGTERM: every answer
+// as the contract says, a clean exit, and valgrind's
 // verdict of no invalid access and no definite leak, in the app (the parent
 // that keeps the socket) and in the worker it forked, each in its own log.
 //
@@ -18,6 +20,7 @@ const { ROOT, startStack, request } = require('../lib/stack');
 const { startLoad, startDynamo, formatCounts, routeIds } = require('./load');
 const { findEmulator, SKIP_MESSAGE } = require('../lib/firestore-emulator');
 const { startLocalFirestore } = require('../lib/local-firestore');
+const { startLocalCosmos } = require('../lib/local-cosmos');
 
 const SECONDS = Number(process.env.LEAK_SECONDS || 15);
 const APP = path.join(ROOT, 'build', 'candidates');
@@ -114,6 +117,27 @@ describe('no leak and no memory error under valgrind', () => {
       await leakRun(t, 'dynamodb', dyn.env());
     } finally {
       await dyn.stop();
+    }
+  });
+
+  // The managed identity rather than the key: it runs the token cache and
+  // IMDS's answers too (ASan's leak check covers the key's path in the
+  // e2e tests). Tokens of 8 s are refreshed twice or more in the run.
+  it('on Cosmos DB (cosmosdb-server behind the verifying proxy, a managed identity)', async (t) => {
+    const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'fire-leak-cosmos-'));
+    const cosmos = await startLocalCosmos({ dir, identity: true, tokenLifetimeMs: 8000 });
+    try {
+      await leakRun(t, 'cosmos', cosmos.env);
+      const issued = cosmos.imds.stats.issued;
+      const text = `cosmos: ${issued} tokens fetched from IMDS, ${cosmos.proxy.stats.auth.aad} requests ` +
+        `carried one, ${cosmos.proxy.stats.refused.expiredToken} refused as expired`;
+      figures.push(text);
+      t.diagnostic(text);
+      assert.ok(issued >= 2, `${issued} tokens: none was refreshed during the run`);
+      assert.equal(cosmos.proxy.stats.refused.expiredToken, 0);
+    } finally {
+      await cosmos.stop();
+      fs.rmSync(dir, { recursive: true, force: true });
     }
   });
 

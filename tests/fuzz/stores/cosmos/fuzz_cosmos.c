@@ -9,7 +9,9 @@
  * page hands over exactly its documents' ids or none, a parsed date
  * formats back to itself, an encoded key is ASCII JSON that decodes to
  * the name, a token is header-safe and not yet expired, and every fixed
- * field stays terminated.
+ * field stays terminated. The store's settings (the endpoint, the IMDS
+ * host, a client id) go through their checks too: what passes is a clean
+ * scheme and authority, a prefix of what was given.
  *
  * Input: which parser, two parameter bytes, then the body.
  */
@@ -20,6 +22,7 @@
 
 #include "fuzz.h"
 #include "stores/cosmos/cosmos_auth.h"
+#include "stores/cosmos/cosmos_config.h"
 #include "stores/cosmos/cosmos_wire.h"
 
 #define NOW	1700000000
@@ -195,6 +198,38 @@ fuzz_partition_key(const char *name, size_t len)
 	buf_free(&b);
 }
 
+/*
+ * A URL setting: what passes is the input without its trailing slashes,
+ * one of the schemes, then only authority bytes; what fails leaves "".
+ */
+static void
+fuzz_url(const char *body, size_t len, int imds, size_t outlen)
+{
+	char	 out[COSMOS_URL_MAX];
+	size_t	 n, skip;
+	int	 rc;
+
+	memset(out, 'Z', sizeof(out));
+	rc = imds ? cosmos_parse_imds_host(body, len, out, outlen) :
+	    cosmos_parse_endpoint(body, len, out, outlen);
+	CHECK(memchr(out, '\0', outlen) != NULL, "url not terminated");
+	if (rc != 0) {
+		CHECK(out[0] == '\0', "refused url left '%s'", out);
+		return;
+	}
+	n = strlen(out);
+	CHECK(n < outlen && n <= len && memcmp(out, body, n) == 0,
+	    "'%s' is not a prefix of the input", out);
+	CHECK(strspn(body + n, "/") == len - n, "dropped more than slashes");
+	CHECK(imds || len - n <= 1, "endpoint with a path");
+	skip = strncmp(out, "https://", 8) == 0 ? 8 :
+	    strncmp(out, "http://", 7) == 0 && imds ? 7 : 0;
+	CHECK(skip > 0, "scheme of '%s'", out);
+	CHECK(n > skip && strspn(out + skip, "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdef"
+	    "ghijklmnopqrstuvwxyz0123456789.-:[]") == n - skip,
+	    "authority of '%s'", out);
+}
+
 static void
 fuzz_imds_token(const char *body, size_t len, unsigned ceiling)
 {
@@ -240,7 +275,7 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	memset(err, 'Z', sizeof(err));
 	err[sizeof(err) - 1] = '\0';
 
-	switch (data[0] % 10) {
+	switch (data[0] % 12) {
 	case 0:
 		/* The name is the body's first data[1] % 8 bytes, or "a". */
 		p = cosmos_parse_item(body, len, len > data[1] % 8 ?
@@ -322,7 +357,7 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	case 8:
 		fuzz_partition_key(body, len);
 		break;
-	default:
+	case 9:
 		/* Any id the store may be handed, as a path and a link. */
 		{
 			struct buf	 path, link;
@@ -340,6 +375,16 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 			buf_free(&path);
 			buf_free(&link);
 		}
+		break;
+	case 10:
+		fuzz_url(body, len, data[1] & 1, data[2] & 1 ? COSMOS_URL_MAX :
+		    1 + data[2] % 64);
+		break;
+	default:
+		if (cosmos_valid_client_id(body, len))
+			CHECK(len == 36 && strspn(body, "0123456789abcdefABCDEF-")
+			    == 36 && body[8] == '-' && body[23] == '-',
+			    "client id '%s'", body);
 		break;
 	}
 	CHECK(memchr(err, '\0', sizeof(err)) != NULL, "err not terminated");

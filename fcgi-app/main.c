@@ -91,12 +91,14 @@ main(void)
 	}
 	/*
 	 * From the app, the service is stopping: the listening socket goes
-	 * too. From anyone else, only this worker is: the app starts another
-	 * on the same socket, and connections wait in its backlog meanwhile.
+	 * too. From anyone else (a kill of this pid, or of the whole group
+	 * as Ctrl-C and systemd send), this worker only stops listening: if
+	 * the app was not told too, it starts another on the same socket,
+	 * and connections wait in its backlog meanwhile.
 	 */
 	log_line("candidates: %s%s, finishing requests in flight",
 	    sig == SIGINT ? "SIGINT" : "SIGTERM", info.si_pid == getppid() ?
-	    "" : " to this worker alone");
+	    "" : " from outside the app");
 	server_drain(server, info.si_pid == getppid());
 	server_wait(server);
 	cfg.store->teardown();

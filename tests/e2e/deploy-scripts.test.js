@@ -108,7 +108,10 @@ test('make hands each cloud, and validate and load their CLOUD and URL, to deplo
     ]),
   ];
   for (const row of rows) {
-    const r = spawnSync('make', ['-n', ...row.args], { cwd: ROOT, encoding: 'utf8' });
+    // --no-print-directory: under `make test` this make is a sub-make,
+    // which would otherwise frame its output with "Entering directory".
+    const r = spawnSync('make', ['--no-print-directory', '-n', ...row.args],
+      { cwd: ROOT, encoding: 'utf8' });
     assert.equal(r.status, 0, `row ${row.line}: ${r.stderr}`);
     assert.equal(r.stdout.trim(), row.want, `row ${row.line}`);
   }

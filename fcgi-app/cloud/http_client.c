@@ -5,10 +5,15 @@
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
+#include <sys/stat.h>
+#include <unistd.h>
 
 #include <curl/curl.h>
+#include <openssl/err.h>
 #include <openssl/ssl.h>
 #include <openssl/x509.h>
+
+#include "config.h"
 
 struct http_client {
 	CURL		*curl;
@@ -68,12 +73,78 @@ on_ssl_ctx(CURL *h, void *ssl_ctx, void *arg)
 	return CURLE_OK;
 }
 
+/*
+ * An SSL_CERT_FILE that cannot be read or holds no certificate would
+ * leave every TLS peer unverifiable (OpenSSL skips it silently): refused
+ * at start-up, naming the variable.
+ */
+static int
+check_cert_file(char *err, size_t errlen)
+{
+	const char	*path = config_str("SSL_CERT_FILE", NULL);
+	X509_STORE	*st;
+	int		 ok;
+
+	if (path == NULL)
+		return 0;
+	if (access(path, R_OK) == -1) {
+		snprintf(err, errlen, "SSL_CERT_FILE: cannot read %s", path);
+		return -1;
+	}
+	ok = (st = X509_STORE_new()) != NULL &&
+	    X509_STORE_load_file(st, path) == 1;
+	X509_STORE_free(st);
+	ERR_clear_error();
+	if (!ok) {
+		snprintf(err, errlen, "SSL_CERT_FILE: no PEM certificate in %s",
+		    path);
+		return -1;
+	}
+	return 0;
+}
+
+/*
+ * The CAs every connection trusts. A bundle given (AWS_CA_BUNDLE) is all
+ * of them: a test's CA must not be joined by the system's. Otherwise
+ * OpenSSL's defaults, SSL_CERT_FILE and SSL_CERT_DIR honoured, with one
+ * change: the system's bundle, parsed whole, costs each process 2 MB for
+ * the one root a store needs, while the hashed directory beside it (the
+ * same CAs, kept in step by update-ca-certificates) loads a root when a
+ * handshake first asks for it. So the default file is read only where
+ * there is no such directory.
+ */
+static int
+load_cas(X509_STORE *st, const char *bundle)
+{
+	const char	*file, *dir;
+	struct stat	 sb;
+	int		 rc = 0;
+
+	if (bundle != NULL)
+		return X509_STORE_load_file(st, bundle) == 1 ? 0 : -1;
+	file = config_str(X509_get_default_cert_file_env(), NULL);
+	dir = config_str(X509_get_default_cert_dir_env(),
+	    X509_get_default_cert_dir());
+	if (X509_STORE_load_path(st, dir) != 1)
+		rc = -1;
+	else if (file == NULL && (stat(dir, &sb) == -1 ||
+	    !S_ISDIR(sb.st_mode)) &&
+	    access(X509_get_default_cert_file(), R_OK) == 0)
+		file = X509_get_default_cert_file();
+	if (rc == 0 && file != NULL && X509_STORE_load_file(st, file) != 1)
+		rc = -1;
+	ERR_clear_error();
+	return rc;
+}
+
 int
 http_global_init(const struct http_config *cfg, char *err, size_t errlen)
 {
 	CURLcode	 rc;
 	int		 i;
 
+	if (cfg->ca_bundle == NULL && check_cert_file(err, errlen) == -1)
+		return -1;
 	/* Reference counted by libcurl. */
 	if ((rc = curl_global_init(CURL_GLOBAL_DEFAULT)) != CURLE_OK) {
 		snprintf(err, errlen, "libcurl: %s", curl_easy_strerror(rc));
@@ -90,13 +161,8 @@ http_global_init(const struct http_config *cfg, char *err, size_t errlen)
 			return -1;
 		}
 	g.locks_ready = 1;
-	/*
-	 * The CAs: the bundle given and nothing else (a test's CA must not
-	 * be joined by the system's), else the system's.
-	 */
 	if ((g.cas = X509_STORE_new()) == NULL ||
-	    (cfg->ca_bundle != NULL ? X509_STORE_load_file(g.cas,
-	    cfg->ca_bundle) : X509_STORE_set_default_paths(g.cas)) != 1) {
+	    load_cas(g.cas, cfg->ca_bundle) == -1) {
 		snprintf(err, errlen, "cannot load the CA certificates from %s",
 		    cfg->ca_bundle != NULL ? cfg->ca_bundle : "the system");
 		http_global_cleanup();

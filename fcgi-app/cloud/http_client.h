@@ -33,7 +33,11 @@
 
 struct http_config {
 	long		 connect_timeout_ms;	/* one attempt's connect */
-	/* PEM file of the CAs to trust instead of the system's, or NULL. */
+	/*
+	 * PEM file of the CAs to trust instead of the system's (a store's
+	 * own setting, AWS_CA_BUNDLE), or NULL for OpenSSL's defaults, which
+	 * honour SSL_CERT_FILE and SSL_CERT_DIR for every store.
+	 */
 	const char	*ca_bundle;
 };
 

@@ -957,6 +957,30 @@ describe('cosmos: TLS peers are verified', () => {
   }
 });
 
+describe('cosmos: the CAs are found as in production', () => {
+  // With no SSL_CERT_FILE the system's bundle is not parsed: roots come
+  // from a hashed directory when a handshake asks for one. SSL_CERT_DIR
+  // points that lookup at a directory holding only the proxy's CA.
+  it('SSL_CERT_DIR holding the CA, hashed, and no SSL_CERT_FILE: verified, 200', async () => {
+    const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'ca-dir-'));
+    try {
+      fs.copyFileSync(fx.certs.ca, path.join(dir, 'proxy-ca.pem'));
+      const r = spawnSync('openssl', ['rehash', dir], { stdio: ['ignore', 'pipe', 'pipe'] });
+      assert.equal(r.status, 0, r.stderr.toString());
+      assert.ok(fs.readdirSync(dir).some((f) => /^[0-9a-f]{8}\.0$/.test(f)), 'no hash link made');
+      const stack = await stackWith(appEnv({ SSL_CERT_FILE: undefined, SSL_CERT_DIR: dir }));
+      try {
+        expectJson(await request(stack.url, 'POST', '/candidate/by-dir'), 200, { CandidateName: 'by-dir' });
+        expectJson(await request(stack.url, 'GET', '/candidate/by-dir'), 200, [{ CandidateName: 'by-dir' }]);
+      } finally {
+        await stack.stop();
+      }
+    } finally {
+      fs.rmSync(dir, { recursive: true, force: true });
+    }
+  });
+});
+
 describe('cosmos: configuration is checked at start-up', () => {
   // A bad value stops the start with one line naming the variable.
   const notPem = path.join(os.tmpdir(), `not-a-ca-${process.pid}.pem`);

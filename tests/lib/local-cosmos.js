@@ -96,7 +96,7 @@ async function startLocalCosmos({ dir, identity = false, database = DATABASE,
     // identity) and the VM's name for /gtg?details.
     AZURE_POD_IDENTITY_AUTHORITY_HOST: imds.url,
     // The CA file that verifies the store's certificate, OpenSSL's own
-    // variable for "use this file instead of the system's CAs".
+    // variable for its default CA file (the system's directory stays).
     SSL_CERT_FILE: certs.ca,
   };
   return { env, server, proxy, imds, tokens, certs, key: DEV_KEY, clientId: DEV_CLIENT_ID,

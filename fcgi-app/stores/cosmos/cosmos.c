@@ -32,7 +32,6 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <unistd.h>
 
 #include "azure_imds.h"
 #include "cloud/http_client.h"
@@ -148,7 +147,7 @@ read_id(const char *var, const char *def, char *out, size_t outlen,
 
 /* The environment, checked; nothing is set up yet. */
 static int
-read_settings(const char **ca, char *err, size_t errlen)
+read_settings(char *err, size_t errlen)
 {
 	const char	*v;
 
@@ -188,12 +187,6 @@ read_settings(const char **ca, char *err, size_t errlen)
 		return bad(err, errlen, "AZURE_POD_IDENTITY_AUTHORITY_HOST",
 		    "an http:// or https:// URL with no path, such as "
 		    COSMOS_IMDS_DEFAULT);
-	/* OpenSSL's name for "these CAs instead of the system's". */
-	*ca = config_str("SSL_CERT_FILE", NULL);
-	if (*ca != NULL && access(*ca, R_OK) == -1) {
-		snprintf(err, errlen, "SSL_CERT_FILE: cannot read %s", *ca);
-		return -1;
-	}
 	return 0;
 }
 
@@ -207,7 +200,7 @@ cosmos_setup(const struct config *conf, char *err, size_t errlen)
 	memset(&cfg, 0, sizeof(cfg));
 	atomic_store(&clock_offset, 0);
 	retry_quota_init(&cfg.quota, RETRY_QUOTA);
-	if (read_settings(&hc.ca_bundle, err, errlen) == -1)
+	if (read_settings(err, errlen) == -1)
 		goto fail;
 
 	buf_init(&path, TARGET_MAX);
@@ -227,12 +220,9 @@ cosmos_setup(const struct config *conf, char *err, size_t errlen)
 	}
 
 	hc.connect_timeout_ms = conf->connect_timeout_ms;
-	if (http_global_init(&hc, err, errlen) == -1) {
-		if (hc.ca_bundle != NULL)
-			snprintf(err, errlen, "SSL_CERT_FILE: no PEM "
-			    "certificate in %s", hc.ca_bundle);
+	hc.ca_bundle = NULL;		/* OpenSSL's, SSL_CERT_FILE's */
+	if (http_global_init(&hc, err, errlen) == -1)
 		goto fail;
-	}
 	cfg.curl_ready = 1;
 	if (!cfg.use_key) {
 		if (token_cache_init(&cfg.tokens, "Cosmos DB token from IMDS",

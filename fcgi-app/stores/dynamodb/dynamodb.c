@@ -167,7 +167,7 @@ dynamo_setup(const struct config *conf, char *err, size_t errlen)
 	memset(&cfg, 0, sizeof(cfg));
 	atomic_store(&clock_offset, 0);
 	retry_quota_init(&cfg.quota, RETRY_QUOTA);
-	/* libcurl ignores SSL_CERT_FILE; AWS_CA_BUNDLE is the SDKs' name. */
+	/* The SDKs' name; without it, OpenSSL's defaults (SSL_CERT_FILE). */
 	hc.connect_timeout_ms = conf->connect_timeout_ms;
 	hc.ca_bundle = config_str("AWS_CA_BUNDLE", NULL);
 	if (hc.ca_bundle != NULL && access(hc.ca_bundle, R_OK) == -1) {

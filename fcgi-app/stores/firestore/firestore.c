@@ -27,10 +27,6 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <unistd.h>
-
-#include <openssl/err.h>
-#include <openssl/x509.h>
 
 #include "cloud/http_client.h"
 #include "cloud/retry.h"
@@ -78,36 +74,6 @@ struct store {
 	struct buf		 page;		/* the token of the page asked */
 	struct buf		 next;		/* the token of the next one */
 };
-
-/*
- * SSL_CERT_FILE is OpenSSL's own: the shared client's CA store loads it
- * besides the system's CAs (X509_STORE_set_default_paths), silently
- * skipping a file it cannot use. A bad one is refused here instead.
- */
-static int
-check_cert_file(char *err, size_t errlen)
-{
-	const char	*path = config_str("SSL_CERT_FILE", NULL);
-	X509_STORE	*st;
-	int		 ok;
-
-	if (path == NULL)
-		return 0;
-	if (access(path, R_OK) == -1) {
-		snprintf(err, errlen, "SSL_CERT_FILE: cannot read %s", path);
-		return -1;
-	}
-	ok = (st = X509_STORE_new()) != NULL &&
-	    X509_STORE_load_file(st, path) == 1;
-	X509_STORE_free(st);
-	ERR_clear_error();
-	if (!ok) {
-		snprintf(err, errlen, "SSL_CERT_FILE: no PEM certificate in %s",
-		    path);
-		return -1;
-	}
-	return 0;
-}
 
 /* Where requests go: the emulator, another endpoint, or Google's. */
 static int
@@ -224,10 +190,8 @@ fs_setup(const struct config *conf, char *err, size_t errlen)
 
 	memset(&cfg, 0, sizeof(cfg));
 	retry_quota_init(&cfg.quota, RETRY_QUOTA);
-	if (check_cert_file(err, errlen) == -1)
-		return -1;
 	hc.connect_timeout_ms = conf->connect_timeout_ms;
-	hc.ca_bundle = NULL;
+	hc.ca_bundle = NULL;		/* OpenSSL's, SSL_CERT_FILE's */
 	if (http_global_init(&hc, err, errlen) == -1)
 		return -1;
 	cfg.curl_ready = 1;

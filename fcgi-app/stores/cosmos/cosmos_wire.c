@@ -8,6 +8,9 @@
 
 #include <json-c/json.h>
 
+#include "cloud/json_pick.h"
+#include "name.h"
+
 /* Cosmos DB's answers nest three deep, IMDS's two; more is neither. */
 #define PARSE_DEPTH	16
 /*
@@ -352,59 +355,86 @@ cosmos_parse_item(const char *body, size_t len, const char *name,
 	return rc;
 }
 
+/* What a page's id callback shares. */
+struct page {
+	store_name_fn	 fn;
+	void		*ctx;
+	int		 empty;		/* an empty id was seen */
+};
+
+static int
+page_id(void *arg, const char *id, size_t n)
+{
+	struct page	*pg = arg;
+
+	if (n == 0) {
+		pg->empty = 1;
+		return 1;
+	}
+	return pg->fn(pg->ctx, id, n);
+}
+
 enum cosmos_parse
 cosmos_parse_page(const char *body, size_t len, store_name_fn fn, void *ctx,
     char *err, size_t errlen)
 {
-	struct json_object	*o, *docs, *count;
-	enum cosmos_parse	 rc = COSMOS_GARBAGE;
-	size_t			 i, n;
+	/*
+	 * Read where it lies (json_pick.h), no tree: a page holds a
+	 * thousand documents. Every document must hold exactly one string
+	 * id, so the counts of the two levels agree. Names handed on before
+	 * a fault are harmless: the handler sends a listing only once whole.
+	 */
+	struct page		 pg = { fn, ctx, 0 };
+	struct json_pick	 p[] = {
+		{ .path = "Documents", .kind = JSON_ARRAY },
+		{ .path = "Documents[]", .kind = JSON_OBJECT },
+		{ .path = "Documents[].id", .kind = JSON_STRING,
+		    .string = page_id, .ctx = &pg },
+		{ .path = "_count", .kind = JSON_NUMBER },
+	};
+	size_t			 i, count = 0;
 
-	if ((o = parse_object(body, len, err, errlen)) == NULL)
+	if (body == NULL || len == 0 || !utf8_valid(body, len)) {
+		snprintf(err, errlen, "query answer is not UTF-8 text");
 		return COSMOS_GARBAGE;
-	if (!json_object_object_get_ex(o, "Documents", &docs) ||
-	    !json_object_is_type(docs, json_type_array)) {
+	}
+	switch (json_pick(body, len, p, sizeof(p) / sizeof(p[0]), err,
+	    errlen)) {
+	case JSON_PICK_OK:
+		break;
+	case JSON_PICK_STOPPED:
+		if (pg.empty) {
+			snprintf(err, errlen, "a query document has an empty "
+			    "id");
+			return COSMOS_GARBAGE;
+		}
+		snprintf(err, errlen, "listing stopped by its reader");
+		return COSMOS_STOPPED;
+	case JSON_PICK_BAD:
+		return COSMOS_GARBAGE;
+	}
+	if (p[0].found != 1) {
 		snprintf(err, errlen, "query answer has no Documents");
-		goto out;
+		return COSMOS_GARBAGE;
 	}
-	n = json_object_array_length(docs);
+	if (p[2].found != p[1].found) {
+		snprintf(err, errlen, "a query document has no single string "
+		    "id");
+		return COSMOS_GARBAGE;
+	}
 	/* _count is the page's length: a page that disagrees is cut short. */
-	if (json_object_object_get_ex(o, "_count", &count) &&
-	    (!json_object_is_type(count, json_type_int) ||
-	    json_object_get_int64(count) < 0 ||
-	    (size_t)json_object_get_int64(count) != n)) {
-		snprintf(err, errlen, "query answer's _count is not its "
-		    "length %zu", n);
-		goto out;
-	}
-	/* Every document is checked before the first name is handed on. */
-	for (i = 0; i < n; i++) {
-		struct json_object	*d = json_object_array_get_idx(docs, i);
-		size_t			 idlen = 0;
-
-		if (!json_object_is_type(d, json_type_object) ||
-		    get_str(d, "id", &idlen) == NULL || idlen == 0) {
-			snprintf(err, errlen, "query document %zu has no "
-			    "string id", i);
-			goto out;
+	if (p[3].found > 0) {
+		for (i = 0; i < p[3].rawlen && i < 10 &&
+		    p[3].raw[i] >= '0' && p[3].raw[i] <= '9'; i++)
+			count = count * 10 + (size_t)(p[3].raw[i] - '0');
+		if (p[3].found > 1 || i == 0 || i != p[3].rawlen ||
+		    count != p[1].found) {
+			snprintf(err, errlen, "query answer's _count is not its "
+			    "length %zu", p[1].found);
+			return COSMOS_GARBAGE;
 		}
 	}
-	for (i = 0; i < n; i++) {
-		struct json_object	*d = json_object_array_get_idx(docs, i);
-		const char		*id;
-		size_t			 idlen = 0;
-
-		id = get_str(d, "id", &idlen);
-		if (fn(ctx, id, idlen) != 0) {
-			snprintf(err, errlen, "listing stopped by its reader");
-			rc = COSMOS_STOPPED;
-			goto out;
-		}
-	}
-	rc = COSMOS_PARSED;
-out:
-	json_object_put(o);
-	return rc;
+	return COSMOS_PARSED;
 }
 
 int

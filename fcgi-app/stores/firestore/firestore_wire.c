@@ -6,6 +6,9 @@
 
 #include <json-c/json.h>
 
+#include "cloud/json_pick.h"
+#include "name.h"
+
 /* Firestore's answers nest four deep; more is not Firestore. */
 #define PARSE_DEPTH	16
 
@@ -426,73 +429,100 @@ firestore_parse_commit(const char *body, size_t len, char *err,
 	return rc;
 }
 
+/* What a page's string callbacks share. */
+struct page {
+	store_name_fn	 fn;
+	void		*ctx;
+	struct buf	*next;
+	const char	*bad;		/* why the page is not Firestore's */
+	size_t		 docs;		/* names handed on */
+};
+
+static int
+page_name(void *arg, const char *name, size_t n)
+{
+	struct page	*pg = arg;
+	const char	*id;
+	size_t		 idlen;
+
+	if (doc_id(name, n, &id, &idlen) == -1) {
+		pg->bad = "a document is not in the " FIRESTORE_COLLECTION
+		    " collection";
+		return 1;
+	}
+	pg->docs++;
+	return pg->fn(pg->ctx, id, idlen);
+}
+
+static int
+page_token(void *arg, const char *t, size_t n)
+{
+	struct page	*pg = arg;
+	size_t		 i;
+
+	for (i = 0; i < n; i++)
+		if ((unsigned char)t[i] <= 0x20 || (unsigned char)t[i] >= 0x7f)
+			break;
+	if (i < n || n > FIRESTORE_TOKEN_MAX) {
+		pg->bad = "nextPageToken is not a page token";
+		return 1;
+	}
+	buf_reset(pg->next);
+	if (buf_add(pg->next, t, n) == -1) {
+		pg->bad = "nextPageToken larger than its buffer";
+		return 1;
+	}
+	return 0;
+}
+
 enum firestore_parse
 firestore_parse_list(const char *body, size_t len, store_name_fn fn,
     void *ctx, struct buf *next, char *err, size_t errlen)
 {
-	struct json_object	*o, *docs = NULL, *tok = NULL;
-	enum firestore_parse	 rc = FIRESTORE_GARBAGE;
-	const char		*id, *t;
-	size_t			 i, n = 0, idlen, tlen = 0;
+	/*
+	 * Read where it lies (json_pick.h), no tree: a page holds hundreds
+	 * of documents. Every document must hold exactly one string name,
+	 * so the counts of the two levels agree. Names handed on before a
+	 * fault are harmless: the handler sends a listing only once whole.
+	 */
+	struct page		 pg = { fn, ctx, next, NULL, 0 };
+	struct json_pick	 p[] = {
+		{ .path = "documents", .kind = JSON_ARRAY },
+		{ .path = "documents[]", .kind = JSON_OBJECT },
+		{ .path = "documents[].name", .kind = JSON_STRING,
+		    .string = page_name, .ctx = &pg },
+		{ .path = "nextPageToken", .kind = JSON_STRING,
+		    .string = page_token, .ctx = &pg },
+	};
 
 	buf_reset(next);
-	if ((o = parse_object(body, len, err, errlen)) == NULL)
+	if (body == NULL || !utf8_valid(body, len)) {
+		snprintf(err, errlen, "list answer is not UTF-8");
 		return FIRESTORE_GARBAGE;
-	if (json_object_object_get_ex(o, "documents", &docs) &&
-	    !json_object_is_type(docs, json_type_array)) {
-		snprintf(err, errlen, "list answer's documents is not an "
-		    "array");
-		goto out;
 	}
-	if (json_object_object_get_ex(o, "nextPageToken", &tok)) {
-		if (!json_object_is_type(tok, json_type_string)) {
-			snprintf(err, errlen, "list answer's nextPageToken is "
-			    "not a string");
-			goto out;
-		}
-		t = json_object_get_string(tok);
-		tlen = (size_t)json_object_get_string_len(tok);
-		for (i = 0; i < tlen; i++)
-			if ((unsigned char)t[i] <= 0x20 ||
-			    (unsigned char)t[i] >= 0x7f)
-				break;
-		if (i < tlen || tlen > FIRESTORE_TOKEN_MAX) {
-			snprintf(err, errlen, "list answer's nextPageToken is "
-			    "not a page token");
-			goto out;
-		}
+	switch (json_pick(body, len, p, sizeof(p) / sizeof(p[0]), err,
+	    errlen)) {
+	case JSON_PICK_OK:
+		break;
+	case JSON_PICK_STOPPED:
+		if (pg.bad != NULL)
+			break;
+		snprintf(err, errlen, "listing stopped by its reader");
+		return FIRESTORE_STOPPED;
+	case JSON_PICK_BAD:
+		buf_reset(next);
+		return FIRESTORE_GARBAGE;
 	}
-	if (docs != NULL)
-		n = json_object_array_length(docs);
-	/* Every document is checked before the first name is handed on. */
-	for (i = 0; i < n; i++)
-		if (name_of(json_object_array_get_idx(docs, i), &id,
-		    &idlen) == -1) {
-			snprintf(err, errlen, "list answer's document %zu is "
-			    "not in the " FIRESTORE_COLLECTION " collection",
-			    i);
-			goto out;
-		}
-	for (i = 0; i < n; i++) {
-		if (name_of(json_object_array_get_idx(docs, i), &id,
-		    &idlen) == -1)
-			goto out;
-		if (fn(ctx, id, idlen) != 0) {
-			snprintf(err, errlen, "listing stopped by its reader");
-			rc = FIRESTORE_STOPPED;
-			goto out;
-		}
+	if (pg.bad == NULL && (p[0].found > 1 || p[3].found > 1))
+		pg.bad = "a member twice";
+	if (pg.bad == NULL && p[2].found != p[1].found)
+		pg.bad = "a document has no single string name";
+	if (pg.bad != NULL) {
+		snprintf(err, errlen, "list answer: %s", pg.bad);
+		buf_reset(next);
+		return FIRESTORE_GARBAGE;
 	}
-	/* An empty token is no token: proto3 JSON may write it. */
-	if (tlen > 0 && buf_add(next, json_object_get_string(tok), tlen) ==
-	    -1) {
-		snprintf(err, errlen, "nextPageToken larger than its buffer");
-		goto out;
-	}
-	rc = FIRESTORE_PARSED;
-out:
-	json_object_put(o);
-	return rc;
+	return FIRESTORE_PARSED;
 }
 
 static void

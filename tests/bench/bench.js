@@ -627,8 +627,8 @@ async function runClouds(rep) {
 	}
 }
 
-// The app's peak memory on a cloud store over TLS, with as many CAs as
-// the system's: a run of GETs through the store's verifying HTTPS proxy.
+// The app's peak memory on a cloud store over TLS, the CAs found as in
+// production: a run of GETs through the store's verifying HTTPS proxy.
 async function tlsMemory(store) {
 	const standIn = await store.start({ cpu: LOAD_CPU, tls: true });
 	const stack = new Stack('nginx', APP, { env: standIn.env, helpers: standIn.pids });
@@ -1002,15 +1002,20 @@ function report(variants, started, elapsed) {
 		md.push('', '## Cloud stores, behind nginx', '',
 		    `The app on each cloud store against its local stand-in (\`tests/bench/stores.js\`), ` +
 		    `seeded with ${SEED} names: DynamoDB is dynalite over plain HTTP, so that no TLS on ` +
-		    'either side blurs the comparison. CPU µs/req is the web server\'s and the app\'s alone: ' +
+		    'either side blurs the comparison with boto3; Cosmos DB is cosmosdb-server behind the ' +
+		    'tests\' signature-checking proxy, over HTTPS since the store takes nothing else, signed ' +
+		    'with the account key; Firestore is Google\'s emulator over plain HTTP, as the official ' +
+		    'clients reach an emulator. CPU µs/req is the web server\'s and the app\'s alone: ' +
 		    'the stand-in runs on the load\'s core and is counted apart. SDK µs/call is the CPU ' +
 		    'boto3 (Debian\'s python3-boto3, the SDK the Flask original used) spends on the same ' +
 		    'single call the service makes (a Query on the key with ConsistentRead and Select COUNT, ' +
 		    'a put_item, a paginated Scan of the key for the listing) ' +
 		    'to the same stand-in in the same repetition; CPU ÷SDK is the ratio, taken within each ' +
 		    'repetition. CPU ÷floor is against the SQLite table\'s floor at the same concurrency. ' +
-		    'Memory over TLS is the peak of a run of GETs through the verifying HTTPS proxy with a ' +
-		    'CA bundle the size of the system\'s.', '', cloudTable(crows, true), '',
+		    'Memory over TLS is the peak of a run of GETs through each store\'s verifying HTTPS ' +
+		    'proxy (Cosmos DB with a managed identity\'s tokens, Firestore with a key file\'s), ' +
+		    'the CAs found as in production: the system\'s directory, the proxy\'s CA added by ' +
+		    '`SSL_CERT_FILE`.', '', cloudTable(crows, true), '',
 		    '```', ...cloudTargets(crows), '```');
 	}
 	const name = tuning ? 'TUNING' : 'RESULTS';

@@ -24,8 +24,9 @@ function pin(pid, cpu) {
 // A DynamoDB on loopback: dynalite with the Candidates table, over plain
 // HTTP for the CPU rows (TLS would be the stand-in's cost as much as the
 // service's), or, with tls, behind the tests' SigV4-verifying HTTPS proxy
-// with a bundle the size of the system's, for the memory row: what a
-// production instance holds is one CA store and a TLS session per worker.
+// for the memory row: what a production instance holds is one CA store
+// and a TLS session per worker. The CAs are found as in production (the
+// system's directory), the proxy's own added by SSL_CERT_FILE.
 async function dynamodb({ tls = false, cpu }) {
 	const { startDynalite, TABLE } = require('../lib/dynalite');
 	const db = await startDynalite();
@@ -48,11 +49,8 @@ async function dynamodb({ tls = false, cpu }) {
 			secretAccessKey: env.AWS_SECRET_ACCESS_KEY });
 		const proxy = await startProxy({ registry, upstreamPort: db.port, region: env.AWS_REGION,
 			certs });
-		const bundle = path.join(dir, 'system-and-test.pem');
-		fs.writeFileSync(bundle, Buffer.concat([
-			fs.readFileSync('/etc/ssl/certs/ca-certificates.crt'), fs.readFileSync(certs.ca)]));
 		env.AWS_ENDPOINT_URL_DYNAMODB = proxy.url;
-		env.AWS_CA_BUNDLE = bundle;
+		env.SSL_CERT_FILE = certs.ca;
 		stops.unshift(async () => {
 			await proxy.stop();
 			fs.rmSync(dir, { recursive: true, force: true });
@@ -69,22 +67,53 @@ async function dynamodb({ tls = false, cpu }) {
 	};
 }
 
+// cosmosdb-server behind the tests' signature-checking proxy, always over
+// HTTPS (the store takes only https:// endpoints), signed with the account
+// key; with tls, through the managed identity's path. The proxy runs in
+// this process, the server in its own on the load's core: both are
+// counted apart.
+async function cosmos({ tls = false, cpu }) {
+	const { startLocalCosmos } = require('../lib/local-cosmos');
+	const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'bench-cosmos-'));
+	let local;
+	try {
+		local = await startLocalCosmos({ dir, identity: tls });
+	} catch (err) {
+		fs.rmSync(dir, { recursive: true, force: true });
+		throw err;
+	}
+	pin(local.server.pid, cpu);
+	return {
+		env: local.env,
+		pids: [local.server.pid],
+		async stop() {
+			await local.stop();
+			fs.rmSync(dir, { recursive: true, force: true });
+		},
+	};
+}
+
 // Google's emulator, its JVM on the load's core. Over HTTP with the
 // emulator's "owner" for the CPU rows; with tls, as a VM with a key file
-// reaches Firestore: HTTPS through the token-checking proxy, its CA added
-// to the system's (SSL_CERT_FILE), tokens from the fake token endpoint.
+// reaches Firestore: HTTPS through the token-checking proxy, tokens from
+// the fake token endpoint.
 async function firestore({ tls = false, cpu }) {
 	const { startLocalFirestore } = require('../lib/local-firestore');
 	// The JVM's own flags: the lean ones make the emulator, not the app, slow.
 	const local = await startLocalFirestore({ jvmFlags: [], credentials: tls ? 'key' : 'emulator' });
 	pin(local.emulator.pid, cpu);
-	return { env: local.env, pids: [local.emulator.pid], stop: () => local.stop() };
+	return {
+		env: local.env,
+		pids: [local.emulator.pid],
+		stop: () => local.stop(),
+	};
 }
 
 // Every cloud store the bench can run here, in the order it runs them.
 // sdk names the original's SDK when the bench can run it beside the app.
 const STORES = [
 	{ name: 'dynamodb', start: dynamodb, sdk: 'boto3' },
+	{ name: 'cosmos', start: cosmos },
 	{ name: 'firestore', start: firestore },
 ];
 

@@ -1,7 +1,7 @@
 'use strict';
 // The optimised app (build/candidates, as shipped) under valgrind's
 // memcheck, behind nginx, for LEAK_SECONDS (default 15) of load on every
-// route, on SQLite, on DynamoDB (dynalite behind the SigV4 proxy) and on
+// route, on SQLite, on DynamoDB (dynalite behind the SigV4 proxy), on
 // Cosmos DB (cosmosdb-server behind the verifying proxy, with a managed
 // identity's tokens that expire during the run) and on Firestore (Google's
 // emulator, skipped with one line without it), then SIGTERM: every answer

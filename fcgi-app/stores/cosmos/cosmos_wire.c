@@ -9,10 +9,9 @@
 #include <json-c/json.h>
 
 #include "cloud/json_pick.h"
+#include "cloud/json_wire.h"
 #include "name.h"
 
-/* Cosmos DB's answers nest three deep, IMDS's two; more is neither. */
-#define PARSE_DEPTH	16
 /*
  * Seconds since the epoch or a lifetime, as Azure writes them: 12 digits
  * reach past the year 33000, and bound what is added to the clock.
@@ -121,36 +120,6 @@ cosmos_item_target(struct buf *path, struct buf *link, const char *db,
 	return 0;
 }
 
-/* Serialises obj (which it then releases) into b, compactly. */
-static int
-emit(struct buf *b, struct json_object *obj)
-{
-	const char	*s;
-	size_t		 n = 0;
-	int		 rc;
-
-	if (obj == NULL)
-		return -1;
-	s = json_object_to_json_string_length(obj, JSON_C_TO_STRING_PLAIN |
-	    JSON_C_TO_STRING_NOSLASHESCAPE, &n);
-	rc = s == NULL ? -1 : buf_add(b, s, n);
-	json_object_put(obj);
-	return rc;
-}
-
-/* Adds key: val to o, releasing val if that fails. */
-static int
-put(struct json_object *o, const char *key, struct json_object *val)
-{
-	if (val == NULL)
-		return -1;
-	if (json_object_object_add(o, key, val) != 0) {
-		json_object_put(val);
-		return -1;
-	}
-	return 0;
-}
-
 int
 cosmos_item_body(struct buf *b, const char *name, size_t len)
 {
@@ -160,13 +129,13 @@ cosmos_item_body(struct buf *b, const char *name, size_t len)
 	    (o = json_object_new_object()) == NULL)
 		return -1;
 	/* The original's item, field for field and in its order. */
-	if (put(o, "id", json_object_new_string_len(name, (int)len)) == -1 ||
-	    put(o, COSMOS_NAME_FIELD, json_object_new_string_len(name,
-	    (int)len)) == -1) {
+	if (json_wire_put(o, "id", json_object_new_string_len(name,
+	    (int)len)) == -1 || json_wire_put(o, COSMOS_NAME_FIELD,
+	    json_object_new_string_len(name, (int)len)) == -1) {
 		json_object_put(o);
 		return -1;
 	}
-	return emit(b, o);
+	return json_wire_emit(b, o);
 }
 
 int
@@ -176,12 +145,13 @@ cosmos_query_body(struct buf *b)
 
 	if ((o = json_object_new_object()) == NULL)
 		return -1;
-	if (put(o, "query", json_object_new_string(COSMOS_LIST_QUERY)) == -1 ||
-	    put(o, "parameters", json_object_new_array()) == -1) {
+	if (json_wire_put(o, "query",
+	    json_object_new_string(COSMOS_LIST_QUERY)) == -1 ||
+	    json_wire_put(o, "parameters", json_object_new_array()) == -1) {
 		json_object_put(o);
 		return -1;
 	}
-	return emit(b, o);
+	return json_wire_emit(b, o);
 }
 
 /*
@@ -285,42 +255,6 @@ cosmos_partition_key(struct buf *b, const char *name, size_t len)
 	return 0;
 }
 
-/*
- * The whole of body as one JSON object, strictly: nothing after it, valid
- * UTF-8 throughout. NULL with the reason in err otherwise.
- */
-static struct json_object *
-parse_object(const char *body, size_t len, char *err, size_t errlen)
-{
-	struct json_tokener	*tok;
-	struct json_object	*o;
-
-	if (body == NULL || len == 0 || len > INT_MAX) {
-		snprintf(err, errlen, "no answer body");
-		return NULL;
-	}
-	if ((tok = json_tokener_new_ex(PARSE_DEPTH)) == NULL) {
-		snprintf(err, errlen, "out of memory");
-		return NULL;
-	}
-	json_tokener_set_flags(tok, JSON_TOKENER_STRICT |
-	    JSON_TOKENER_VALIDATE_UTF8);
-	o = json_tokener_parse_ex(tok, body, (int)len);
-	if (o == NULL || json_tokener_get_error(tok) != json_tokener_success ||
-	    json_tokener_get_parse_end(tok) != len ||
-	    !json_object_is_type(o, json_type_object)) {
-		snprintf(err, errlen, "answer is not a JSON object (%s)",
-		    o == NULL || json_tokener_get_error(tok) !=
-		    json_tokener_success ? json_tokener_error_desc(
-		    json_tokener_get_error(tok)) : "wrong type or trailing "
-		    "bytes");
-		json_object_put(o);
-		o = NULL;
-	}
-	json_tokener_free(tok);
-	return o;
-}
-
 /* o's member key if it is a string, with its length; NULL otherwise. */
 static const char *
 get_str(struct json_object *o, const char *key, size_t *len)
@@ -343,7 +277,8 @@ cosmos_parse_item(const char *body, size_t len, const char *name,
 	const char		*id;
 	size_t			 idlen = 0;
 
-	if ((o = parse_object(body, len, err, errlen)) == NULL)
+	if ((o = json_wire_parse(body, len, json_type_object, err,
+	    errlen)) == NULL)
 		return COSMOS_GARBAGE;
 	if ((id = get_str(o, "id", &idlen)) == NULL)
 		snprintf(err, errlen, "item answer has no string id");
@@ -469,15 +404,6 @@ cosmos_parse_header_num(const char *v, size_t n, long *out)
 	return 0;
 }
 
-static void
-copy_str(char *dst, size_t dstlen, const char *src, size_t n)
-{
-	if (n >= dstlen)
-		n = dstlen - 1;
-	memcpy(dst, src, n);
-	dst[n] = '\0';
-}
-
 void
 cosmos_parse_error(const char *body, size_t len, struct cosmos_error *e)
 {
@@ -488,10 +414,11 @@ cosmos_parse_error(const char *body, size_t len, struct cosmos_error *e)
 
 	e->code[0] = e->message[0] = '\0';
 	e->cosmos = 0;
-	if ((o = parse_object(body, len, ignored, sizeof(ignored))) == NULL)
+	if ((o = json_wire_parse(body, len, json_type_object, ignored,
+	    sizeof(ignored))) == NULL)
 		return;
 	if ((s = get_str(o, "code", &n)) != NULL) {
-		copy_str(e->code, sizeof(e->code), s, n);
+		json_wire_copy(e->code, sizeof(e->code), s, n);
 		e->cosmos = 1;
 	}
 	if ((s = get_str(o, "message", &n)) != NULL) {
@@ -505,7 +432,7 @@ cosmos_parse_error(const char *body, size_t len, struct cosmos_error *e)
 			n = strcspn(s, "\r");
 		while (n > 0 && (s[n - 1] == ' ' || s[n - 1] == '\n'))
 			n--;
-		copy_str(e->message, sizeof(e->message), s, n);
+		json_wire_copy(e->message, sizeof(e->message), s, n);
 		e->cosmos = 1;
 	}
 	json_object_put(o);
@@ -630,7 +557,8 @@ cosmos_parse_imds_token(const char *body, size_t len, time_t now,
 	if (token->data != NULL)
 		explicit_bzero(token->data, token->len);
 	buf_reset(token);
-	if ((o = parse_object(body, len, err, errlen)) == NULL)
+	if ((o = json_wire_parse(body, len, json_type_object, err,
+	    errlen)) == NULL)
 		return -1;
 	if ((tok = get_str(o, "access_token", &toklen)) == NULL ||
 	    toklen == 0) {
@@ -709,7 +637,8 @@ cosmos_parse_imds_error(const char *body, size_t len, char *out,
 	if (outlen == 0)
 		return;
 	out[0] = '\0';
-	if ((o = parse_object(body, len, ignored, sizeof(ignored))) == NULL)
+	if ((o = json_wire_parse(body, len, json_type_object, ignored,
+	    sizeof(ignored))) == NULL)
 		return;
 	e = get_str(o, "error", &en);
 	d = get_str(o, "error_description", &dn);
@@ -757,7 +686,8 @@ cosmos_parse_instance(const char *body, size_t len,
 	size_t			 n = 0;
 
 	inst->vm_id[0] = inst->name[0] = '\0';
-	if ((o = parse_object(body, len, ignored, sizeof(ignored))) == NULL)
+	if ((o = json_wire_parse(body, len, json_type_object, ignored,
+	    sizeof(ignored))) == NULL)
 		return -1;
 	doc = o;
 	if (json_object_object_get_ex(o, "compute", &compute)) {
@@ -768,10 +698,10 @@ cosmos_parse_instance(const char *body, size_t len,
 		doc = compute;
 	}
 	if ((s = get_str(doc, "vmId", &n)) != NULL && valid_vm_id(s, n))
-		copy_str(inst->vm_id, sizeof(inst->vm_id), s, n);
+		json_wire_copy(inst->vm_id, sizeof(inst->vm_id), s, n);
 	if ((s = get_str(doc, "name", &n)) != NULL &&
 	    valid_vm_name(s, n, sizeof(inst->name)))
-		copy_str(inst->name, sizeof(inst->name), s, n);
+		json_wire_copy(inst->name, sizeof(inst->name), s, n);
 	json_object_put(o);
 	return inst->vm_id[0] != '\0' || inst->name[0] != '\0' ? 0 : -1;
 }

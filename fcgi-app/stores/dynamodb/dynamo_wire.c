@@ -1,15 +1,12 @@
 #include "dynamo_wire.h"
 
-#include <limits.h>
 #include <stdio.h>
 #include <string.h>
 
 #include "cloud/json_pick.h"
+#include "cloud/json_wire.h"
 #include "name.h"
 #include "render.h"
-
-/* DynamoDB's answers nest five deep; more is not DynamoDB. */
-#define PARSE_DEPTH	16
 
 /*
  * The bodies of the calls on one name are written straight, in the order
@@ -63,42 +60,6 @@ dynamo_scan_body(struct buf *b, const char *table, const char *start,
 	return buf_add(b, "}", 1);
 }
 
-/*
- * The whole of body as one JSON object, strictly: nothing after it, valid
- * UTF-8 throughout. NULL with the reason in err otherwise.
- */
-static struct json_object *
-parse_object(const char *body, size_t len, char *err, size_t errlen)
-{
-	struct json_tokener	*tok;
-	struct json_object	*o;
-
-	if (body == NULL || len > INT_MAX) {
-		snprintf(err, errlen, "no answer body");
-		return NULL;
-	}
-	if ((tok = json_tokener_new_ex(PARSE_DEPTH)) == NULL) {
-		snprintf(err, errlen, "out of memory");
-		return NULL;
-	}
-	json_tokener_set_flags(tok, JSON_TOKENER_STRICT |
-	    JSON_TOKENER_VALIDATE_UTF8);
-	o = json_tokener_parse_ex(tok, body, (int)len);
-	if (o == NULL || json_tokener_get_error(tok) != json_tokener_success ||
-	    json_tokener_get_parse_end(tok) != len ||
-	    !json_object_is_type(o, json_type_object)) {
-		snprintf(err, errlen, "answer is not a JSON object (%s)",
-		    o == NULL || json_tokener_get_error(tok) !=
-		    json_tokener_success ? json_tokener_error_desc(
-		    json_tokener_get_error(tok)) : "wrong type or trailing "
-		    "bytes");
-		json_object_put(o);
-		o = NULL;
-	}
-	json_tokener_free(tok);
-	return o;
-}
-
 enum dynamo_parse
 dynamo_parse_count(const char *body, size_t len, int *found, char *err,
     size_t errlen)
@@ -107,7 +68,8 @@ dynamo_parse_count(const char *body, size_t len, int *found, char *err,
 	enum dynamo_parse	 rc = DYNAMO_GARBAGE;
 
 	*found = 0;
-	if ((o = parse_object(body, len, err, errlen)) == NULL)
+	if ((o = json_wire_parse(body, len, json_type_object, err,
+	    errlen)) == NULL)
 		return DYNAMO_GARBAGE;
 	if (!json_object_object_get_ex(o, "Count", &v) ||
 	    !json_object_is_type(v, json_type_int) ||
@@ -126,7 +88,8 @@ dynamo_parse_put(const char *body, size_t len, char *err, size_t errlen)
 {
 	struct json_object	*o;
 
-	if ((o = parse_object(body, len, err, errlen)) == NULL)
+	if ((o = json_wire_parse(body, len, json_type_object, err,
+	    errlen)) == NULL)
 		return DYNAMO_GARBAGE;
 	json_object_put(o);
 	return DYNAMO_PARSED;
@@ -184,15 +147,6 @@ dynamo_parse_scan(const char *body, size_t len, store_name_fn fn, void *ctx,
 	return DYNAMO_PARSED;
 }
 
-static void
-copy_str(char *dst, size_t dstlen, const char *src, size_t n)
-{
-	if (n >= dstlen)
-		n = dstlen - 1;
-	memcpy(dst, src, n);
-	dst[n] = '\0';
-}
-
 void
 dynamo_parse_error(const char *body, size_t len, struct dynamo_error *e)
 {
@@ -202,7 +156,8 @@ dynamo_parse_error(const char *body, size_t len, struct dynamo_error *e)
 	size_t			 n;
 
 	e->type[0] = e->message[0] = '\0';
-	if ((o = parse_object(body, len, ignored, sizeof(ignored))) == NULL)
+	if ((o = json_wire_parse(body, len, json_type_object, ignored,
+	    sizeof(ignored))) == NULL)
 		return;
 	if (json_object_object_get_ex(o, "__type", &v) &&
 	    json_object_is_type(v, json_type_string)) {
@@ -213,7 +168,7 @@ dynamo_parse_error(const char *body, size_t len, struct dynamo_error *e)
 			n -= (size_t)(hash + 1 - s);
 			s = hash + 1;
 		}
-		copy_str(e->type, sizeof(e->type), s, n);
+		json_wire_copy(e->type, sizeof(e->type), s, n);
 	}
 	if ((json_object_object_get_ex(o, "message", &v) ||
 	    json_object_object_get_ex(o, "Message", &v)) &&
@@ -231,7 +186,7 @@ dynamo_parse_error(const char *body, size_t len, struct dynamo_error *e)
 			n = (size_t)(hash - s);
 		while (n > 0 && s[n - 1] == ' ')
 			n--;
-		copy_str(e->message, sizeof(e->message), s, n);
+		json_wire_copy(e->message, sizeof(e->message), s, n);
 	}
 	json_object_put(o);
 }

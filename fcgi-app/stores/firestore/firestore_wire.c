@@ -7,10 +7,8 @@
 #include <json-c/json.h>
 
 #include "cloud/json_pick.h"
+#include "cloud/json_wire.h"
 #include "name.h"
-
-/* Firestore's answers nest four deep; more is not Firestore. */
-#define PARSE_DEPTH	16
 
 static int
 lower_digit(char c)
@@ -156,28 +154,13 @@ doc_name(const char *project, const char *database, const char *name,
 	return o;
 }
 
-/*
- * Adds key: val to o. val is handed over either way: released if the add
- * fails, as when it is NULL (a value that could not be made) or o is.
- */
-static int
-put(struct json_object *o, const char *key, struct json_object *val)
-{
-	if (o == NULL || val == NULL || json_object_object_add(o, key,
-	    val) != 0) {
-		json_object_put(val);
-		return -1;
-	}
-	return 0;
-}
-
 /* {key: val}, taking val; NULL (val released) if it cannot be made. */
 static struct json_object *
 object1(const char *key, struct json_object *val)
 {
 	struct json_object	*o = json_object_new_object();
 
-	if (put(o, key, val) == -1) {
+	if (json_wire_put(o, key, val) == -1) {
 		json_object_put(o);
 		return NULL;
 	}
@@ -198,23 +181,6 @@ array1(struct json_object *val)
 	return a;
 }
 
-/* Appends o's compact JSON (no escaped '/') to b, and releases o. */
-static int
-emit(struct buf *b, struct json_object *o)
-{
-	const char	*s;
-	size_t		 n = 0;
-	int		 rc;
-
-	if (o == NULL)
-		return -1;
-	s = json_object_to_json_string_length(o, JSON_C_TO_STRING_PLAIN |
-	    JSON_C_TO_STRING_NOSLASHESCAPE, &n);
-	rc = s == NULL ? -1 : buf_add(b, s, n);
-	json_object_put(o);
-	return rc;
-}
-
 int
 firestore_commit_body(struct buf *b, const char *project,
     const char *database, const char *name, size_t len)
@@ -227,11 +193,12 @@ firestore_commit_body(struct buf *b, const char *project,
 	    json_object_new_string_len(name, (int)len)));
 	/* The name first, as the clients write it. */
 	update = object1("name", doc_name(project, database, name, len));
-	if (put(update, "fields", fields) == -1) {
+	if (json_wire_put(update, "fields", fields) == -1) {
 		json_object_put(update);
 		update = NULL;
 	}
-	return emit(b, object1("writes", array1(object1("update", update))));
+	return json_wire_emit(b, object1("writes", array1(object1("update",
+	    update))));
 }
 
 int
@@ -246,11 +213,11 @@ firestore_batchget_body(struct buf *b, const char *project,
 	    len)));
 	mask = object1("fieldPaths", array1(json_object_new_string(
 	    FIRESTORE_FIELD)));
-	if (put(o, "mask", mask) == -1) {
+	if (json_wire_put(o, "mask", mask) == -1) {
 		json_object_put(o);
 		return -1;
 	}
-	return emit(b, o);
+	return json_wire_emit(b, o);
 }
 
 int
@@ -264,50 +231,6 @@ firestore_list_query(struct buf *b, unsigned page_size, const char *token,
 	if (toklen == 0 || buf_addstr(b, "&pageToken=") == -1)
 		return -1;
 	return pct_encode(b, token, toklen);
-}
-
-/*
- * The whole of body as one JSON value of type want, strictly: nothing
- * after it, valid UTF-8 throughout. NULL with the reason in err otherwise.
- */
-static struct json_object *
-parse_json(const char *body, size_t len, enum json_type want, char *err,
-    size_t errlen)
-{
-	struct json_tokener	*tok;
-	struct json_object	*o;
-
-	if (body == NULL || len > INT_MAX) {
-		snprintf(err, errlen, "no answer body");
-		return NULL;
-	}
-	if ((tok = json_tokener_new_ex(PARSE_DEPTH)) == NULL) {
-		snprintf(err, errlen, "out of memory");
-		return NULL;
-	}
-	json_tokener_set_flags(tok, JSON_TOKENER_STRICT |
-	    JSON_TOKENER_VALIDATE_UTF8);
-	o = json_tokener_parse_ex(tok, body, (int)len);
-	if (o == NULL || json_tokener_get_error(tok) != json_tokener_success ||
-	    json_tokener_get_parse_end(tok) != len ||
-	    !json_object_is_type(o, want)) {
-		snprintf(err, errlen, "answer is not a JSON %s (%s)",
-		    want == json_type_array ? "array" : "object",
-		    o == NULL || json_tokener_get_error(tok) !=
-		    json_tokener_success ? json_tokener_error_desc(
-		    json_tokener_get_error(tok)) : "wrong type or trailing "
-		    "bytes");
-		json_object_put(o);
-		o = NULL;
-	}
-	json_tokener_free(tok);
-	return o;
-}
-
-static struct json_object *
-parse_object(const char *body, size_t len, char *err, size_t errlen)
-{
-	return parse_json(body, len, json_type_object, err, errlen);
 }
 
 /* The length of the segment at s (up to '/' or the end). */
@@ -378,7 +301,8 @@ firestore_parse_batchget(const char *body, size_t len, const char *name,
 	int			 n;
 
 	*found = 0;
-	if ((a = parse_json(body, len, json_type_array, err, errlen)) == NULL)
+	if ((a = json_wire_parse(body, len, json_type_array, err,
+	    errlen)) == NULL)
 		return FIRESTORE_GARBAGE;
 	/* One document asked for, one result: anything else is not ours. */
 	r = json_object_array_get_idx(a, 0);
@@ -414,7 +338,8 @@ firestore_parse_commit(const char *body, size_t len, char *err,
 	struct json_object	*o, *w;
 	enum firestore_parse	 rc = FIRESTORE_GARBAGE;
 
-	if ((o = parse_object(body, len, err, errlen)) == NULL)
+	if ((o = json_wire_parse(body, len, json_type_object, err,
+	    errlen)) == NULL)
 		return FIRESTORE_GARBAGE;
 	if (!json_object_object_get_ex(o, "writeResults", &w) ||
 	    !json_object_is_type(w, json_type_array) ||
@@ -525,15 +450,6 @@ firestore_parse_list(const char *body, size_t len, store_name_fn fn,
 	return FIRESTORE_PARSED;
 }
 
-static void
-copy_str(char *dst, size_t dstlen, const char *src, size_t n)
-{
-	if (n >= dstlen)
-		n = dstlen - 1;
-	memcpy(dst, src, n);
-	dst[n] = '\0';
-}
-
 void
 firestore_parse_error(const char *body, size_t len,
     struct firestore_error *e)
@@ -544,7 +460,8 @@ firestore_parse_error(const char *body, size_t len,
 	size_t			 n;
 
 	memset(e, 0, sizeof(*e));
-	if ((o = parse_object(body, len, ignored, sizeof(ignored))) == NULL)
+	if ((o = json_wire_parse(body, len, json_type_object, ignored,
+	    sizeof(ignored))) == NULL)
 		return;
 	if (!json_object_object_get_ex(o, "error", &err) ||
 	    !json_object_is_type(err, json_type_object) ||
@@ -557,7 +474,7 @@ firestore_parse_error(const char *body, size_t len,
 	e->code = (long)json_object_get_int64(v);
 	if (json_object_object_get_ex(err, "status", &v) &&
 	    json_object_is_type(v, json_type_string))
-		copy_str(e->status, sizeof(e->status),
+		json_wire_copy(e->status, sizeof(e->status),
 		    json_object_get_string(v),
 		    (size_t)json_object_get_string_len(v));
 	if (json_object_object_get_ex(err, "message", &v) &&
@@ -566,7 +483,7 @@ firestore_parse_error(const char *body, size_t len,
 		n = (size_t)json_object_get_string_len(v);
 		/* The message is the log line: it ends at its first break. */
 		n = strcspn(s, "\r\n") < n ? strcspn(s, "\r\n") : n;
-		copy_str(e->message, sizeof(e->message), s, n);
+		json_wire_copy(e->message, sizeof(e->message), s, n);
 	}
 	json_object_put(o);
 }

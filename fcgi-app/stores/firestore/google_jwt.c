@@ -13,6 +13,8 @@
 #include <openssl/err.h>
 #include <openssl/pem.h>
 
+#include "cloud/json_wire.h"
+
 /* A key file and a token answer are flat objects; more is not Google. */
 #define PARSE_DEPTH	8
 
@@ -54,33 +56,6 @@ wipe_string(struct json_object *s)
 }
 
 /*
- * The whole of body as one JSON object, strictly (nothing after it, valid
- * UTF-8), parsed by tok; NULL with the reason in err otherwise.
- */
-static struct json_object *
-parse_object(struct json_tokener *tok, const char *body, size_t len,
-    const char *what, char *err, size_t errlen)
-{
-	struct json_object	*o;
-
-	json_tokener_set_flags(tok, JSON_TOKENER_STRICT |
-	    JSON_TOKENER_VALIDATE_UTF8);
-	o = json_tokener_parse_ex(tok, body, (int)len);
-	if (o == NULL || json_tokener_get_error(tok) != json_tokener_success ||
-	    json_tokener_get_parse_end(tok) != len ||
-	    !json_object_is_type(o, json_type_object)) {
-		snprintf(err, errlen, "%s is not a JSON object (%s)", what,
-		    o == NULL || json_tokener_get_error(tok) !=
-		    json_tokener_success ? json_tokener_error_desc(
-		    json_tokener_get_error(tok)) : "wrong type or trailing "
-		    "bytes");
-		json_object_put(o);
-		return NULL;
-	}
-	return o;
-}
-
-/*
  * The string member key of o: *s and *n when it is a string of 1 to max
  * bytes with no control character (but line breaks if multiline), else -1
  * with err naming it.
@@ -113,15 +88,6 @@ get_str(struct json_object *o, const char *key, size_t max, int multiline,
 			return -1;
 		}
 	return 0;
-}
-
-static void
-copy_str(char *dst, size_t dstlen, const char *src, size_t n)
-{
-	if (n >= dstlen)
-		n = dstlen - 1;
-	memcpy(dst, src, n);
-	dst[n] = '\0';
 }
 
 /* Google's rule: 6 to 30 of a-z 0-9 -, a letter first, no '-' last. */
@@ -200,7 +166,8 @@ google_key_parse(const char *body, size_t len, struct google_key *key,
 		snprintf(err, errlen, "out of memory");
 		return -1;
 	}
-	if ((o = parse_object(tok, body, len, what, err, errlen)) == NULL) {
+	if ((o = json_wire_parse_with(tok, body, len,
+	    json_type_object, what, err, errlen)) == NULL) {
 		scrub_tokener(tok, json_tokener_get_parse_end(tok));
 		json_tokener_free(tok);
 		return -1;
@@ -231,11 +198,11 @@ google_key_parse(const char *body, size_t len, struct google_key *key,
 		    "address", what);
 		goto out;
 	}
-	copy_str(key->client_email, sizeof(key->client_email), s, n);
+	json_wire_copy(key->client_email, sizeof(key->client_email), s, n);
 	if (get_str(o, "private_key_id", GOOGLE_KEY_ID_MAX - 1, 0, what, &v,
 	    &s, &n, err, errlen) == -1)
 		goto out;
-	copy_str(key->private_key_id, sizeof(key->private_key_id), s, n);
+	json_wire_copy(key->private_key_id, sizeof(key->private_key_id), s, n);
 	if (get_str(o, "token_uri", GOOGLE_URI_MAX - 1, 0, what, &v, &s, &n,
 	    err, errlen) == -1)
 		goto out;
@@ -244,7 +211,7 @@ google_key_parse(const char *body, size_t len, struct google_key *key,
 		    what);
 		goto out;
 	}
-	copy_str(key->token_uri, sizeof(key->token_uri), s, n);
+	json_wire_copy(key->token_uri, sizeof(key->token_uri), s, n);
 	/* Optional (GOOGLE_CLOUD_PROJECT may name it), but valid if given. */
 	if (json_object_object_get_ex(o, "project_id", &v)) {
 		if (get_str(o, "project_id", GOOGLE_PROJECT_MAX - 1, 0, what,
@@ -254,7 +221,7 @@ google_key_parse(const char *body, size_t len, struct google_key *key,
 			    "first)", what);
 			goto out;
 		}
-		copy_str(key->project_id, sizeof(key->project_id), s, n);
+		json_wire_copy(key->project_id, sizeof(key->project_id), s, n);
 	}
 	/* A key of another universe would be refused by googleapis.com. */
 	if (json_object_object_get_ex(o, "universe_domain", &v) &&
@@ -334,19 +301,6 @@ b64url(char *dst, const unsigned char *src, size_t n)
 	return o;
 }
 
-/* Adds key: val to o, releasing val if that fails. */
-static int
-put(struct json_object *o, const char *key, struct json_object *val)
-{
-	if (val == NULL)
-		return -1;
-	if (json_object_object_add(o, key, val) != 0) {
-		json_object_put(val);
-		return -1;
-	}
-	return 0;
-}
-
 /*
  * header.claims.signature into out. The header and claims are json-c's
  * compact JSON (no escaped '/', as JavaScript writes it), so a JWT made
@@ -422,9 +376,10 @@ header_of(const struct google_key *key)
 
 	if ((h = json_object_new_object()) == NULL)
 		return NULL;
-	if (put(h, "alg", json_object_new_string("RS256")) == -1 ||
-	    put(h, "typ", json_object_new_string("JWT")) == -1 ||
-	    put(h, "kid", json_object_new_string(key->private_key_id)) == -1) {
+	if (json_wire_put(h, "alg", json_object_new_string("RS256")) == -1 ||
+	    json_wire_put(h, "typ", json_object_new_string("JWT")) == -1 ||
+	    json_wire_put(h, "kid",
+	    json_object_new_string(key->private_key_id)) == -1) {
 		json_object_put(h);
 		return NULL;
 	}
@@ -447,14 +402,15 @@ make_jwt(struct buf *out, const struct google_key *key, const char *scope,
 	}
 	h = header_of(key);
 	if ((c = json_object_new_object()) == NULL || h == NULL ||
-	    put(c, "iss", json_object_new_string(key->client_email)) == -1 ||
-	    (self_signed ? put(c, "sub",
-	    json_object_new_string(key->client_email)) : put(c, "scope",
-	    json_object_new_string(scope))) == -1 ||
-	    put(c, "aud", json_object_new_string(aud)) == -1 ||
-	    put(c, "exp", json_object_new_int64((int64_t)now +
+	    json_wire_put(c, "iss",
+	    json_object_new_string(key->client_email)) == -1 ||
+	    (self_signed ? json_wire_put(c, "sub",
+	    json_object_new_string(key->client_email)) :
+	    json_wire_put(c, "scope", json_object_new_string(scope))) == -1 ||
+	    json_wire_put(c, "aud", json_object_new_string(aud)) == -1 ||
+	    json_wire_put(c, "exp", json_object_new_int64((int64_t)now +
 	    GOOGLE_JWT_LIFETIME)) == -1 ||
-	    put(c, "iat", json_object_new_int64((int64_t)now)) == -1)
+	    json_wire_put(c, "iat", json_object_new_int64((int64_t)now)) == -1)
 		snprintf(err, errlen, "out of memory");
 	else
 		rc = sign(out, key, h, c, err, errlen);
@@ -550,7 +506,8 @@ parse_token(const char *body, size_t len, time_t now, struct google_token *t,
 		snprintf(err, errlen, "out of memory");
 		return -1;
 	}
-	if ((o = parse_object(tok, body, len, what, err, errlen)) == NULL) {
+	if ((o = json_wire_parse_with(tok, body, len,
+	    json_type_object, what, err, errlen)) == NULL) {
 		scrub_tokener(tok, json_tokener_get_parse_end(tok));
 		json_tokener_free(tok);
 		return -1;
@@ -626,13 +583,15 @@ google_parse_oauth_error(const char *body, size_t len,
 	if (body == NULL || len > GOOGLE_KEY_FILE_MAX ||
 	    (tok = json_tokener_new_ex(PARSE_DEPTH)) == NULL)
 		return;
-	o = parse_object(tok, body, len, "error", ignored, sizeof(ignored));
+	o = json_wire_parse_with(tok, body, len, json_type_object, "error",
+	    ignored, sizeof(ignored));
 	json_tokener_free(tok);
 	if (o == NULL)
 		return;
 	if (json_object_object_get_ex(o, "error", &v) &&
 	    json_object_is_type(v, json_type_string))
-		copy_str(e->error, sizeof(e->error), json_object_get_string(v),
+		json_wire_copy(e->error, sizeof(e->error),
+		    json_object_get_string(v),
 		    (size_t)json_object_get_string_len(v));
 	if (json_object_object_get_ex(o, "error_description", &v) &&
 	    json_object_is_type(v, json_type_string)) {
@@ -640,7 +599,7 @@ google_parse_oauth_error(const char *body, size_t len,
 		n = (size_t)json_object_get_string_len(v);
 		/* The log line's text: up to the first line break. */
 		n = strcspn(s, "\r\n") < n ? strcspn(s, "\r\n") : n;
-		copy_str(e->description, sizeof(e->description), s, n);
+		json_wire_copy(e->description, sizeof(e->description), s, n);
 	}
 	json_object_put(o);
 }

@@ -9,6 +9,7 @@
 #include <openssl/hmac.h>
 
 #include "cosmos_wire.h"
+#include "pct.h"
 
 #define MAC_LEN		32	/* HMAC-SHA256 */
 #define MAC_B64_LEN	44	/* its base64, padded */
@@ -240,7 +241,7 @@ cosmos_auth_master(struct buf *out, const struct cosmos_key *key,
 	if (EVP_EncodeBlock((unsigned char *)plain + sizeof(MASTER_PREFIX) - 1,
 	    mac, MAC_LEN) != MAC_B64_LEN)
 		goto out;
-	rc = cosmos_percent_encode(out, plain, sizeof(plain) - 1);
+	rc = pct_encode(out, plain, sizeof(plain) - 1, 0);
 out:
 	OPENSSL_cleanse(mac, sizeof(mac));
 	OPENSSL_cleanse(plain, sizeof(plain));
@@ -261,8 +262,8 @@ cosmos_auth_aad(struct buf *out, const char *token, size_t len)
 		if ((unsigned char)token[i] <= 0x20 ||
 		    (unsigned char)token[i] >= 0x7f)
 			return -1;
-	if (cosmos_percent_encode(out, AAD_PREFIX, sizeof(AAD_PREFIX) - 1) ==
-	    -1 || cosmos_percent_encode(out, token, len) == -1)
+	if (pct_encode(out, AAD_PREFIX, sizeof(AAD_PREFIX) - 1, 0) == -1 ||
+	    pct_encode(out, token, len, 0) == -1)
 		return -1;
 	return 0;
 }

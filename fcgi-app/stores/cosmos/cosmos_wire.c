@@ -11,6 +11,7 @@
 #include "cloud/json_pick.h"
 #include "cloud/json_wire.h"
 #include "name.h"
+#include "pct.h"
 
 /*
  * Seconds since the epoch or a lifetime, as Azure writes them: 12 digits
@@ -20,38 +21,6 @@
 #define SECONDS_MAX	999999999999LL
 
 static const char hexdigits[] = "0123456789abcdef";
-
-static int
-unreserved(unsigned char c)
-{
-	return (c >= 'A' && c <= 'Z') || (c >= 'a' && c <= 'z') ||
-	    (c >= '0' && c <= '9') || c == '-' || c == '.' || c == '_' ||
-	    c == '~';
-}
-
-int
-cosmos_percent_encode(struct buf *out, const char *p, size_t n)
-{
-	static const char upper[] = "0123456789ABCDEF";
-	size_t	 i;
-
-	for (i = 0; i < n; i++) {
-		unsigned char	 c = (unsigned char)p[i];
-		char		 esc[3];
-
-		if (unreserved(c)) {
-			if (buf_add(out, &p[i], 1) == -1)
-				return -1;
-			continue;
-		}
-		esc[0] = '%';
-		esc[1] = upper[c >> 4];
-		esc[2] = upper[c & 0xf];
-		if (buf_add(out, esc, sizeof(esc)) == -1)
-			return -1;
-	}
-	return 0;
-}
 
 int
 cosmos_valid_id(const char *s, size_t n)
@@ -84,9 +53,9 @@ container(struct buf *path, struct buf *link, const char *db,
 	if (!cosmos_valid_id(db, dn) || !cosmos_valid_id(coll, cn))
 		return -1;
 	if (buf_addstr(path, "/dbs/") == -1 ||
-	    cosmos_percent_encode(path, db, dn) == -1 ||
+	    pct_encode(path, db, dn, 0) == -1 ||
 	    buf_addstr(path, "/colls/") == -1 ||
-	    cosmos_percent_encode(path, coll, cn) == -1 ||
+	    pct_encode(path, coll, cn, 0) == -1 ||
 	    buf_addstr(link, "dbs/") == -1 || buf_add(link, db, dn) == -1 ||
 	    buf_addstr(link, "/colls/") == -1 || buf_add(link, coll, cn) == -1)
 		return -1;
@@ -113,7 +82,7 @@ cosmos_item_target(struct buf *path, struct buf *link, const char *db,
 		return -1;
 	if (container(path, link, db, coll) == -1 ||
 	    buf_addstr(path, "/" COSMOS_RESOURCE_DOCS "/") == -1 ||
-	    cosmos_percent_encode(path, name, len) == -1 ||
+	    pct_encode(path, name, len, 0) == -1 ||
 	    buf_addstr(link, "/" COSMOS_RESOURCE_DOCS "/") == -1 ||
 	    buf_add(link, name, len) == -1)
 		return -1;
@@ -496,11 +465,11 @@ cosmos_imds_token_path(struct buf *b, const char *resource,
 		return -1;
 	if (buf_printf(b, "%s?api-version=%s&resource=", COSMOS_IMDS_TOKEN_PATH,
 	    COSMOS_IMDS_TOKEN_API) == -1 ||
-	    cosmos_percent_encode(b, resource, strlen(resource)) == -1)
+	    pct_encode(b, resource, strlen(resource), 0) == -1)
 		return -1;
 	if (client_id != NULL && client_id[0] != '\0' &&
 	    (buf_addstr(b, "&client_id=") == -1 ||
-	    cosmos_percent_encode(b, client_id, strlen(client_id)) == -1))
+	    pct_encode(b, client_id, strlen(client_id), 0) == -1))
 		return -1;
 	return 0;
 }

@@ -41,14 +41,6 @@
 	"/metadata/instance/compute?api-version=2021-02-01&format=json"
 
 /*
- * Appends the n bytes at p with everything but A-Z a-z 0-9 - . _ ~
- * percent-encoded in upper-case hex: an id as a path segment (the server
- * decodes it once), and the Authorization value as the REST docs ask.
- */
-int	cosmos_percent_encode(struct buf *out, const char *p, size_t n)
-	    WARN_UNUSED;
-
-/*
  * Whether n bytes at s can be a database, container or item id: 1..255
  * bytes, no control character, none of / \ ? #, no trailing space. The
  * service checks names itself; this checks the configuration.

@@ -9,6 +9,7 @@
 #include "cloud/json_pick.h"
 #include "cloud/json_wire.h"
 #include "name.h"
+#include "pct.h"
 
 static int
 lower_digit(char c)
@@ -89,35 +90,6 @@ firestore_check_database(const char *s, size_t len, char *err,
 		return -1;
 	}
 	return 0;
-}
-
-/* Appends n bytes with all but A-Z a-z 0-9 - . _ ~ as %XX. */
-static int
-pct_encode(struct buf *b, const char *p, size_t n)
-{
-	static const char	 hex[] = "0123456789ABCDEF";
-	char			 chunk[96];
-	size_t			 i, o = 0;
-
-	for (i = 0; i < n; i++) {
-		unsigned char c = (unsigned char)p[i];
-
-		if ((c >= 'A' && c <= 'Z') || (c >= 'a' && c <= 'z') ||
-		    (c >= '0' && c <= '9') || c == '-' || c == '.' ||
-		    c == '_' || c == '~')
-			chunk[o++] = (char)c;
-		else {
-			chunk[o++] = '%';
-			chunk[o++] = hex[c >> 4];
-			chunk[o++] = hex[c & 15];
-		}
-		if (o > sizeof(chunk) - 3) {
-			if (buf_add(b, chunk, o) == -1)
-				return -1;
-			o = 0;
-		}
-	}
-	return buf_add(b, chunk, o);
 }
 
 int
@@ -230,7 +202,7 @@ firestore_list_query(struct buf *b, unsigned page_size, const char *token,
 		return 0;
 	if (toklen == 0 || buf_addstr(b, "&pageToken=") == -1)
 		return -1;
-	return pct_encode(b, token, toklen);
+	return pct_encode(b, token, toklen, 0);
 }
 
 /* The length of the segment at s (up to '/' or the end). */

@@ -16,30 +16,6 @@
 #include "stores/cosmos/cosmos_wire.h"
 
 static void
-test_percent_encode_every_byte(void **state)
-{
-	static const char keep[] = "ABCDEFGHIJKLMNOPQRSTUVWXYZ"
-	    "abcdefghijklmnopqrstuvwxyz0123456789-._~";
-	unsigned	 c;
-
-	(void)state;
-	for (c = 0; c < 256; c++) {
-		struct buf	 b;
-		char		 in = (char)c, want[4];
-
-		if (c != 0 && strchr(keep, (int)c) != NULL)
-			snprintf(want, sizeof(want), "%c", (int)c);
-		else
-			snprintf(want, sizeof(want), "%%%02X", c);
-		buf_init(&b, 16);
-		assert_int_equal(cosmos_percent_encode(&b, &in, 1), 0);
-		if (strcmp(b.data, want) != 0)
-			fail_msg("byte 0x%02x: got %s, want %s", c, b.data, want);
-		buf_free(&b);
-	}
-}
-
-static void
 test_valid_id(void **state)
 {
 	static const struct {
@@ -953,7 +929,6 @@ int
 main(void)
 {
 	const struct CMUnitTest tests[] = {
-		cmocka_unit_test(test_percent_encode_every_byte),
 		cmocka_unit_test(test_valid_id),
 		cmocka_unit_test(test_targets),
 		cmocka_unit_test(test_item_body),

@@ -114,9 +114,12 @@ adopt_table() {
 
 # Waits for the group's newest instance refresh, which phase 3 starts when
 # the launch template changes: launch before terminate, rolled back by AWS
-# on failed health checks or the 5xx alarm. Bounded by ROLL_TIMEOUT.
+# on failed health checks or the 5xx alarm. Bounded by ROLL_TIMEOUT. An
+# image that did not take is tagged away from the deployment ($name-
+# rolled-back): kept for a post-mortem and for destroy, but no longer the
+# newest image of the deployment, which the next apply would roll again.
 wait_for_roll() {
-	local reg=$1 asg=$2 limit=${ROLL_TIMEOUT:-3600} start=$SECONDS out id status pct
+	local reg=$1 asg=$2 ami=$3 name=$4 limit=${ROLL_TIMEOUT:-3600} start=$SECONDS out id status pct
 	while :; do
 		# shellcheck disable=SC2016 # backquotes are JMESPath literals
 		out=$(aws autoscaling describe-instance-refreshes --region "$reg" \
@@ -128,7 +131,11 @@ wait_for_roll() {
 		None | '' | Successful) break ;;
 		Pending | InProgress | Cancelling | RollbackInProgress | Baking) ;;
 		*)
-			die "the instance refresh $id ended $status: the new image did not take (AWS rolled back to the previous one where it could)" \
+			aws ec2 create-tags --region "$reg" --resources "$ami" \
+			    --tags "Key=Project,Value=$name-rolled-back" ||
+			    die "the instance refresh $id ended $status, and the image $ami could not be tagged away from $name" \
+				"deregister $ami (aws ec2 deregister-image --region $reg --image-id $ami) before the next apply, which would roll it out again"
+			die "the instance refresh $id ended $status: the new image did not take (AWS rolled back to the previous one where it could); $ami is now tagged Project=$name-rolled-back, so the next apply does not pick it" \
 			    "see why with: aws autoscaling describe-instance-refreshes --region $reg --auto-scaling-group-name $asg"
 			;;
 		esac
@@ -155,15 +162,31 @@ cloud_apply() {
 	fi
 	adopt_table "$reg"
 
+	# One source for the port, Terraform's var.web_port: Packer builds the
+	# image for it, and the launch template refuses an image for another.
+	local port was
+	port=$(tf console <<<'var.web_port') || port=""
+	[[ $port =~ ^[0-9]+$ ]] ||
+	    die "could not read web_port from Terraform (got '$port')" "fix the error above and run apply again"
+	was=$(tf output -raw web_port 2>/dev/null) || was=""
+
 	say "phase 1/3: network, load balancer, DynamoDB table, IAM (terraform)"
 	# With an image of this deployment in AWS this also keeps the running
-	# group as it is; only phase 3 changes it.
-	tf apply -auto-approve -input=false ||
-	    die "phase 1 failed" "fix the error above and run apply again (it resumes), or destroy"
-	local subnet name port
+	# group as it is; only phase 3 changes it. A deployment that moves to
+	# another port keeps the old one here: its image, built for that port,
+	# still passes the launch template's check; the target group, security
+	# groups and template move together in phase 3, on the new image.
+	if [ -n "$was" ] && [ "$was" != "$port" ]; then
+		echo "  web_port $was -> $port: phase 1 keeps $was until the image for $port is built"
+		TF_VAR_web_port=$was tf apply -auto-approve -input=false ||
+		    die "phase 1 failed" "fix the error above and run apply again (it resumes), or destroy"
+	else
+		tf apply -auto-approve -input=false ||
+		    die "phase 1 failed" "fix the error above and run apply again (it resumes), or destroy"
+	fi
+	local subnet name
 	subnet=$(tf output -raw packer_subnet_id)
 	name=$(deployment_name)
-	port=$(tf output -raw web_port)
 
 	say "phase 2/3: the image ($web on Debian 12, port $port) for $name in subnet $subnet (packer, about 10 minutes)"
 	local ip dir
@@ -199,7 +222,7 @@ cloud_apply() {
 		"check the images tagged Project=$name (aws ec2 describe-images --owners self), or set TF_VAR_ami_id"
 	asg=$(tf output -raw asg_name)
 	say "rolling the group $asg onto $ami"
-	wait_for_roll "$reg" "$asg"
+	wait_for_roll "$reg" "$asg" "$ami" "$name"
 	say "deployed: $(tf output -raw url)"
 }
 
@@ -288,6 +311,8 @@ cloud_destroy() {
 	command -v terraform >/dev/null || die "terraform is not installed" "install it"
 	command -v aws >/dev/null || die "aws is not installed" "install the AWS CLI"
 	local reg name table
+	# First: with the state in S3, a fresh checkout reads no output before.
+	tf_init
 	reg=$(tf output -raw region 2>/dev/null || region)
 	# Before terraform destroy empties the state they come from.
 	name=$(deployment_name)
@@ -300,10 +325,9 @@ cloud_destroy() {
 		fate="kept with its data (--delete-table deletes it)"
 	fi
 	echo "destroy deletes the deployment $name in $reg: its Auto Scaling Group and instances,"
-	echo "load balancer, alarms, VPC and endpoints, IAM role, and its images (tag Project=$name)"
+	echo "load balancer, alarms, VPC and endpoints, IAM role, and its images (tag Project=$name or $name-rolled-back)"
 	echo "with their snapshots. The DynamoDB table ${table:-(none in the state)} is $fate."
 	confirm "$yes"
-	tf_init
 	export TF_VAR_region=$reg
 	if [ -n "$delete_table" ]; then
 		if [ -n "$table" ]; then
@@ -322,14 +346,14 @@ cloud_destroy() {
 	tf destroy -auto-approve -input=false ||
 	    die "terraform destroy failed" "run destroy again; it resumes"
 
-	say "deregistering the images of $name (tag Project=$name) and deleting their snapshots in $reg"
+	say "deregistering the images of $name (tag Project=$name or $name-rolled-back) and deleting their snapshots in $reg"
 	# Listed first, whole: a failed listing must stop destroy, not look
 	# like a region without images. Later runs have no state to take the
 	# name from, hence TF_VAR_name in what to do.
 	# shellcheck disable=SC2016 # backquotes are JMESPath literals
 	local images image snapshots query='Images[].[ImageId, join(`" "`, BlockDeviceMappings[].Ebs.SnapshotId)]'
 	images=$(aws ec2 describe-images --region "$reg" --owners self \
-	    --filters "Name=tag:Project,Values=$name" --output text --query "$query") ||
+	    --filters "Name=tag:Project,Values=$name,$name-rolled-back" --output text --query "$query") ||
 	    die "could not list the images of $name in $reg; they and their snapshots are still there" \
 		"fix the error above, then run destroy again with TF_VAR_name=$name; it resumes"
 	while read -r image snapshots; do

@@ -223,10 +223,11 @@ case "$*" in
 "ec2 describe-images"*)
 	[ "$STUB_FAIL" != describe-images ] || { echo "An error occurred (RequestLimitExceeded)" >&2; exit 254; }
 	printf 'ami-0aaa\\tsnap-01 snap-02\\n' ;;
+"ec2 create-tags"*) [ "$STUB_FAIL" != roll-tag ] || { echo "An error occurred (UnauthorizedOperation)" >&2; exit 254; } ;;
 "autoscaling describe-instance-refreshes"*)
 	r=$(n refresh)
 	if [ "$r" -lt 3 ]; then printf 'ir-1\\tInProgress\\t%d\\n' $((r * 40))
-	elif [ "$STUB_FAIL" = roll ]; then printf 'ir-1\\tRollbackSuccessful\\t0\\n'
+	elif [ "$STUB_FAIL" = roll ] || [ "$STUB_FAIL" = roll-tag ]; then printf 'ir-1\\tRollbackSuccessful\\t0\\n'
 	else printf 'ir-1\\tSuccessful\\t100\\n'; fi ;;
 "autoscaling describe-auto-scaling-groups"*InstanceId*)
 	# Instances come into service one a round: i-1 and i-2, then i-3, i-4.
@@ -246,7 +247,7 @@ case "$*" in
 	case "$*" in *"--instance-ids i-3 "*) [ "$(n ssm-i-3)" -gt 1 ] || exit 254 ;; esac
 	echo 0123abcd ;;
 esac`,
-  terraform: `protection=\${TF_VAR_table_deletion_protection:+ (TF_VAR_table_deletion_protection=$TF_VAR_table_deletion_protection)}
+  terraform: `protection=\${TF_VAR_table_deletion_protection:+ (TF_VAR_table_deletion_protection=$TF_VAR_table_deletion_protection)}\${TF_VAR_web_port:+ (TF_VAR_web_port=$TF_VAR_web_port)}
 # The phase variables the Azure and GCP scripts set, when set.
 phase=\${TF_VAR_image_version:+ [image_version=$TF_VAR_image_version]}\${TF_VAR_admin_ssh_public_key:+ [admin key]}
 phase=$phase\${TF_VAR_image_family:+ [image_family=$TF_VAR_image_family]}
@@ -304,10 +305,16 @@ if [ "$cloud" = gcp ]; then
 	esac
 	exit 0
 fi
+# With the state in S3, no output can be read before init.
 case "$*" in
-*" console") cat >/dev/null; echo '"Candidates"' ;;
+*" init "*) : >"$STUB_LOG.init" ;;
+*" output "*) [ -z "$TF_BACKEND_BUCKET" ] || [ -e "$STUB_LOG.init" ] ||
+	{ echo 'Error: Backend initialization required, please run "terraform init"' >&2; exit 1; } ;;
+esac
+case "$*" in
+*" console") read -r expr; case "$expr" in var.web_port) echo "\${STUB_PORT:-8080}" ;; *) echo '"Candidates"' ;; esac ;;
 *"output -raw packer_subnet_id") printf subnet-0123 ;;
-*"output -raw web_port") printf 8080 ;;
+*"output -raw web_port") [ -z "$STUB_PORT_WAS" ] || printf %s "$STUB_PORT_WAS" ;;
 *"output -raw url") printf http://127.0.0.1:9 ;;
 *"output -raw region") printf us-west-2 ;;
 *"output -raw table_name") [ -z "$STUB_STATE" ] || printf Candidates ;;
@@ -655,6 +662,7 @@ function stubbed() {
     run: (args, fail = '', env = {}) => deploy(args, {
       PATH: `${path.join(dir, 'bin')}:/usr/bin:/bin`, STUB_LOG: log, STUB_FAIL: fail, AWS_REGION: '',
       STUB_NAME: '', STUB_STATE: '', STUB_TABLE_EXISTS: '', TF_VAR_name: '', TF_BACKEND_BUCKET: '',
+      STUB_PORT: '', STUB_PORT_WAS: '8080', TF_VAR_web_port: '',
       LOAD_CPU: '', ROLL_POLL: '0', VALIDATE_TIMEOUT: '5', LOAD_PLOT_DIR: path.join(dir, 'plots'),
       HOME: path.join(dir, 'home'), ARM_SUBSCRIPTION_ID: '', STUB_KEPT: '', STUB_FRONT: '', STUB_LOADING: '',
       TF_VAR_project: '', TF_VAR_image_version: '', TF_VAR_image_family: '', TF_VAR_image_build_access: '',
@@ -687,10 +695,11 @@ test('apply runs the three phases, waits for the roll, then validates', async ()
       'terraform init -input=false',
       'terraform state list',
       'terraform console',
+      'terraform console',
+      'terraform output -raw web_port',
       'terraform apply -auto-approve -input=false',
       'terraform output -raw packer_subnet_id',
       'terraform output -raw name',
-      'terraform output -raw web_port',
       'terraform apply -auto-approve -input=false',
       'terraform output -raw ami_id',
       'terraform output -raw asg_name',
@@ -722,6 +731,35 @@ test('apply runs the three phases, waits for the roll, then validates', async ()
   }
 });
 
+// A running deployment that changes web_port: phase 1 keeps the port its
+// image was built for (else the launch template's check fails and no image
+// for the new port is ever built), Packer builds for the new one, and
+// phase 3 moves everything to it. A new deployment has no port to keep.
+test('apply moves a running deployment to a new web_port through a new image', async () => {
+  const rows = [
+    { line: __LINE__(), env: { STUB_PORT: '8080', STUB_PORT_WAS: '80' }, phase1: ' (TF_VAR_web_port=80)', says: /==> phase 1\/3[^\n]*\n {2}web_port 80 -> 8080: phase 1 keeps 80 until the image for 8080 is built\n/ },
+    { line: __LINE__(), env: { STUB_PORT: '8080', STUB_PORT_WAS: '8080' }, phase1: '' },
+    { line: __LINE__(), env: { STUB_PORT: '81', STUB_PORT_WAS: '' }, phase1: '' },
+  ];
+  for (const row of rows) {
+    const s = stubbed();
+    try {
+      const r = await s.run(['aws', 'apply'], '', row.env);
+      assert.equal(r.code, 0, `row ${row.line}\n${r.out}`);
+      const applies = s.calls().filter((c) => c.startsWith('terraform apply'));
+      assert.deepEqual(applies, [`terraform apply -auto-approve -input=false${row.phase1}`,
+        'terraform apply -auto-approve -input=false'], `row ${row.line}`);
+      const build = s.calls().find((c) => c.startsWith('packer build')) ?? '';
+      assert.ok(build.includes(` -var web_port=${row.env.STUB_PORT} `), `row ${row.line}: ${build}`);
+      assert.match(r.out, new RegExp(`phase 2/3: the image \\(nginx on Debian 12, port ${row.env.STUB_PORT}\\)`), `row ${row.line}`);
+      if (row.says) assert.match(r.out, row.says, `row ${row.line}`);
+      else assert.doesNotMatch(r.out, /phase 1 keeps/, `row ${row.line}`);
+    } finally {
+      s.cleanup();
+    }
+  }
+});
+
 test('apply and check-env stop at the first failure and say what to do', async () => {
   const rows = [
     { line: __LINE__(), fail: 'sts', says: /the AWS credentials do not work: Unable to locate credentials\n {2}what to do: run aws configure/, phase: 0 },
@@ -730,7 +768,8 @@ test('apply and check-env stop at the first failure and say what to do', async (
     { line: __LINE__(), fail: 'manifest', says: /no AMI id in build\/packer-manifest.json/, phase: 2 },
     { line: __LINE__(), fail: 'apply-2', says: /phase 3 failed\n {2}what to do:/, phase: 3 },
     { line: __LINE__(), fail: 'other-ami', says: /Terraform chose the image ami-0fff, not ami-0123456789abcdef0 just built\n {2}what to do: check the images tagged Project=candidates/, phase: 3 },
-    { line: __LINE__(), fail: 'roll', says: /the instance refresh ir-1 ended RollbackSuccessful: the new image did not take.*\n {2}what to do: see why with: aws autoscaling describe-instance-refreshes/, phase: 3 },
+    { line: __LINE__(), fail: 'roll', says: /the instance refresh ir-1 ended RollbackSuccessful: the new image did not take.*; ami-0123456789abcdef0 is now tagged Project=candidates-rolled-back, so the next apply does not pick it\n {2}what to do: see why with: aws autoscaling describe-instance-refreshes/, phase: 3, tagged: true },
+    { line: __LINE__(), fail: 'roll-tag', says: /\(UnauthorizedOperation\)\ndeploy\.sh: the instance refresh ir-1 ended RollbackSuccessful, and the image ami-0123456789abcdef0 could not be tagged away from candidates\n {2}what to do: deregister ami-0123456789abcdef0 .* before the next apply/, phase: 3, tagged: true },
   ];
   for (const row of rows) {
     const s = stubbed();
@@ -741,6 +780,10 @@ test('apply and check-env stop at the first failure and say what to do', async (
       const reached = r.out.split('\n').filter((l) => /^==> phase \d/.test(l)).length;
       assert.equal(reached, row.phase, `row ${row.line}: phases started\n${r.out}`);
       assert.doesNotMatch(r.out, /==> deployed|==> validating/, `row ${row.line}`);
+      // An image that did not take is no longer the deployment's newest.
+      assert.deepEqual(s.calls().filter((c) => c.startsWith('aws ec2 create-tags')),
+        row.tagged ? ['aws ec2 create-tags --region us-west-2 --resources ami-0123456789abcdef0 --tags Key=Project,Value=candidates-rolled-back'] : [],
+        `row ${row.line}`);
     } finally {
       s.cleanup();
     }
@@ -845,13 +888,24 @@ test('destroy says what it deletes, asks first, and keeps the table unless told'
         'aws ec2 delete-snapshot --region us-west-2 --snapshot-id snap-01',
         'aws ec2 delete-snapshot --region us-west-2 --snapshot-id snap-02'],
     },
+    // From a fresh checkout with the state in S3: the table and region
+    // come from the state once init has found it.
+    {
+      line: __LINE__(), args: ['--yes', '--delete-table'], env: { TF_BACKEND_BUCKET: 'my-state' }, code: 0,
+      says: /The DynamoDB table Candidates is DELETED WITH ALL ITS DATA\.[^]*==> turning off the deletion protection of Candidates/,
+      order: ['terraform apply -auto-approve -input=false -target=aws_dynamodb_table.candidates (TF_VAR_table_deletion_protection=false)',
+        'terraform destroy -auto-approve -input=false',
+        'aws ec2 deregister-image --region us-west-2 --image-id ami-0aaa',
+        'aws ec2 delete-snapshot --region us-west-2 --snapshot-id snap-01',
+        'aws ec2 delete-snapshot --region us-west-2 --snapshot-id snap-02'],
+    },
   ];
   for (const row of rows) {
     const s = stubbed();
     try {
-      const r = await s.run(['aws', 'destroy', ...row.args], '', { STUB_STATE: state, STUB_NAME: 'candidates' });
+      const r = await s.run(['aws', 'destroy', ...row.args], '', { STUB_STATE: state, STUB_NAME: 'candidates', ...row.env });
       assert.equal(r.code, row.code, `row ${row.line}: exit code\n${r.out}`);
-      assert.match(r.out, /destroy deletes the deployment candidates in us-west-2: its Auto Scaling Group and instances,\nload balancer, alarms, VPC and endpoints, IAM role, and its images \(tag Project=candidates\)\nwith their snapshots\./, `row ${row.line}`);
+      assert.match(r.out, /destroy deletes the deployment candidates in us-west-2: its Auto Scaling Group and instances,\nload balancer, alarms, VPC and endpoints, IAM role, and its images \(tag Project=candidates or candidates-rolled-back\)\nwith their snapshots\./, `row ${row.line}`);
       assert.match(r.out, row.says, `row ${row.line}`);
       const order = s.calls().filter((c) => / destroy | state rm | apply |deregister-image|delete-snapshot/.test(c));
       assert.deepEqual(order, row.order, `row ${row.line}`);
@@ -891,11 +945,12 @@ test('images are tagged with the deployment\'s name, and destroy removes that de
       const calls = s.calls();
       const listing = calls.filter((c) => c.startsWith('aws ec2 describe-images'));
       assert.equal(listing.length, 1, `row ${row.line}: ${listing.join('\n')}`);
-      assert.deepEqual(listing[0].match(/Name=tag:[^ ]*/g), [`Name=tag:Project,Values=${row.name}`], `row ${row.line}`);
+      // Its images, and those it tagged away after a roll that failed.
+      assert.deepEqual(listing[0].match(/Name=tag:[^ ]*/g), [`Name=tag:Project,Values=${row.name},${row.name}-rolled-back`], `row ${row.line}`);
       assert.ok(listing[0].includes('--owners self'), `row ${row.line}`);
       const deleted = calls.filter((c) => /deregister-image|delete-snapshot/.test(c));
       if (row.code === 0) {
-        assert.match(r.out, new RegExp(`==> deregistering the images of ${row.name} \\(tag Project=${row.name}\\)`), `row ${row.line}`);
+        assert.match(r.out, new RegExp(`==> deregistering the images of ${row.name} \\(tag Project=${row.name} or ${row.name}-rolled-back\\)`), `row ${row.line}`);
         assert.equal(deleted.length, 3, `row ${row.line}: ${deleted.join('\n')}`);
         assert.match(r.out, /==> destroyed\n$/, `row ${row.line}`);
       } else {

@@ -2,8 +2,8 @@
 #
 #   make            build build/candidates (optimised)
 #   make run        install what is missing, build, serve on 127.0.0.1:8080
-#                   (WEB=nginx|lighttpd PORT=8080 STORE=sqlite|dynamodb|firestore;
-#                   RUNDIR=var gets the SQLite file, the socket, the pids
+#                   (WEB=nginx|lighttpd PORT=8080
+#                   STORE=sqlite|dynamodb|cosmos|firestore; RUNDIR=var gets the SQLite file, the socket, the pids
 #                   and the rendered web server configuration)
 #   make test       install what is missing, run every check
 #   make install    PREFIX=/usr/local DESTDIR=
@@ -265,8 +265,9 @@ fuzz-quick: $(FUZZERS)
 	tests/fuzz/run.sh $(FUZZ_QUICK_SECONDS) $(FUZZERS)
 
 # The shipped binary under valgrind behind nginx, on every route, on SQLite,
-# DynamoDB (dynalite) and Firestore (Google's emulator, when installed),
-# ending with SIGTERM: no memory error, no leak.
+# DynamoDB (dynalite), Cosmos DB (cosmosdb-server behind its proxy) and
+# Firestore (Google's emulator, when installed), ending with SIGTERM: no
+# memory error, no leak.
 leak: build/candidates tests/node_modules/.stamp
 	cd tests && node --test soak/leak.test.js
 

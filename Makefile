@@ -3,8 +3,9 @@
 #   make            build build/candidates (optimised)
 #   make run        install what is missing, build, serve on 127.0.0.1:8080
 #                   (WEB=nginx|lighttpd PORT=8080
-#                   STORE=sqlite|dynamodb|cosmos|firestore; RUNDIR=var gets the SQLite file, the socket, the pids
-#                   and the rendered web server configuration)
+#                   STORE=sqlite|dynamodb|cosmos|firestore; RUNDIR=var
+#                   gets the SQLite file, the socket, the pids and the
+#                   rendered web server configuration)
 #   make test       install what is missing, run every check
 #   make install    PREFIX=/usr/local DESTDIR=
 

@@ -19,6 +19,8 @@
 #define SUPERVISE_STABLE_MS	1000
 #define SUPERVISE_DELAY_MIN_MS	100
 #define SUPERVISE_DELAY_MAX_MS	5000
+/* The first worker's time to start before the parent sheds its pages. */
+#define SUPERVISE_SHED_AFTER_MS	1000
 
 enum supervise_role {
 	SUPERVISE_WORKER,	/* in the worker: serve, as if never forked */

@@ -9,6 +9,8 @@
 // - a SIGTERM sent to the worker alone, not through the app: the worker
 //   drains and exits 0, and the app starts another rather than leaving the
 //   service down with an exit systemd would not restart;
+// - the app's own memory once its worker serves: the pages it read only to
+//   start are given back (MADV_PAGEOUT), so it holds next to nothing alone;
 // - out of descriptors: accepting pauses, one log line for the episode
 //   (not one per worker per 100 ms), and resumes once descriptors free up.
 
@@ -93,6 +95,41 @@ describe('the worker process', () => {
         `later (${statuses.join(', ')})`);
       assert.match(stack.logText(), new RegExp(`the worker \\(pid ${first}\\) exited 0 unasked`));
       assert.ok(fs.existsSync(`/proc/${stack.appPid}`), 'the app exited');
+    } finally {
+      await stopCleanly(stack);
+    }
+  });
+});
+
+// What only pid maps, in kB: Private_Clean + Private_Dirty (smaps_rollup).
+function privateKB(pid) {
+  const t = fs.readFileSync(`/proc/${pid}/smaps_rollup`, 'utf8');
+  const kb = (name) => Number(new RegExp(`^${name}:\\s+(\\d+) kB`, 'm').exec(t)[1]);
+  return { clean: kb('Private_Clean'), dirty: kb('Private_Dirty') };
+}
+
+describe('the app while its worker serves', () => {
+  // The shipped build: ASan's shadow would be most of the app's memory.
+  const APP = path.join(__dirname, '..', '..', 'build', 'candidates');
+  it('gives back the pages it read only to start, a second after the worker', { skip: !fs.existsSync(APP) && 'build/candidates is missing' }, async (t) => {
+    const t0 = Date.now();
+    // A cloud store, which loads libcurl and its thirty-odd libraries; it
+    // need not be reachable for /gtg.
+    const stack = await startStack({ app: APP, env: {
+      CANDIDATES_STORE: 'dynamodb', AWS_REGION: 'us-east-1', AWS_ACCESS_KEY_ID: 'AKIAWORKERTEST000001',
+      AWS_SECRET_ACCESS_KEY: 'worker/test', AWS_EC2_METADATA_DISABLED: 'true',
+      AWS_ENDPOINT_URL_DYNAMODB: 'http://127.0.0.1:9', AWS_CA_BUNDLE: '',
+    } });
+    try {
+      const before = privateKB(stack.appPid);
+      const since = Date.now() - t0;
+      await sleep(Math.max(0, 2500 - since));
+      assert.equal((await request(stack.url, 'GET', '/gtg')).status, 200);
+      const after = privateKB(stack.appPid);
+      t.diagnostic(`the app alone: ${before.clean} kB clean, ${before.dirty} kB dirty ${since} ms ` +
+        `after the start; ${after.clean} kB clean, ${after.dirty} kB dirty 2.5 s after`);
+      assert.ok(after.clean <= 64, `${after.clean} kB of file pages still mapped by the app alone`);
+      assert.ok(before.clean >= 1024, `${before.clean} kB to give back: the test proves nothing`);
     } finally {
       await stopCleanly(stack);
     }

@@ -1120,7 +1120,7 @@ function defineTests() {
       { row: 'SIGTERM to the wrapper alone', signal: 'SIGTERM', group: false },
     ];
     for (const r of rows) {
-      it(`serves POST and GET on the local emulator, and ${r.row} stops every process`, async (t) => {
+      it(`answers the README's curl commands on the local emulator, and ${r.row} stops every process`, async (t) => {
         const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'make-run-'));
         const argv = makeRunCommand(await freePort(), dir);
         const env = { ...process.env, ...SANITIZER_ENV, ...DEV_SHELL };
@@ -1144,11 +1144,18 @@ function defineTests() {
             const pid = Number(fs.readFileSync(path.join(dir, f), 'utf8'));
             assert.ok(pids.includes(pid), `${f} (${pid}) is not under the wrapper: ${pids}`);
           }
+          // The README's commands, in order, with a name of this row's.
           const name = `made run ${r.signal}`;
+          assert.equal((await request(url, 'GET', '/gtg')).status, 200);
+          expectJson(await request(url, 'GET', '/gtg?details=true'), 200,
+            { connected: 'true', 'instance-id': '7310000000000000042' });
           expectJson(await request(url, 'POST', `/candidate/${enc(name)}`), 200, { CandidateName: name });
           expectJson(await request(url, 'GET', `/candidate/${enc(name)}`), 200, [{ CandidateName: name }]);
-          expectJson(await request(url, 'GET', '/gtg?details'), 200,
-            { connected: 'true', 'instance-id': '7310000000000000042' });
+          const listing = await request(url, 'GET', '/candidates');
+          assert.equal(listing.status, 200, show(listing));
+          assert.ok(listing.json().some((c) => c.CandidateName === name), show(listing));
+          const slash = await request(url, 'GET', '/candidate/a%2Fb');
+          assert.equal(slash.status, 400, show(slash));
           // In the emulator, in the developer's project, by the official client.
           const host = /the emulator on http:\/\/(127\.0\.0\.1:\d+)/.exec(output)?.[1];
           assert.ok(host, output);

@@ -220,7 +220,7 @@ test('the image\'s web port and Terraform\'s have the same default', async () =>
   const pk = await hcl.parse('variables.pkr.hcl', fs.readFileSync(path.join(ROOT, 'images', 'variables.pkr.hcl'), 'utf8'));
   assert.equal(pk.variable.web_port[0].default, tf.default);
   const deploy = fs.readFileSync(path.join(TF_DIR, 'deploy.sh'), 'utf8');
-  assert.match(deploy, /port=\$\(tf output -raw web_port\)/);
+  assert.match(deploy, /port=\$\(tf console <<<'var\.web_port'\)/);
   assert.match(deploy, /-var "web_port=\$port"/);
 });
 

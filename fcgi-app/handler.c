@@ -100,6 +100,8 @@ static int
 enter(const struct handler_ctx *ctx, enum gate_kind kind,
     const struct deadline *dl, enum store_op op, struct response *resp)
 {
+	if (ctx->may_block != NULL)
+		ctx->may_block(ctx->may_block_arg);
 	if (ctx->gate == NULL)
 		return 1;
 	switch (gate_enter(ctx->gate, kind, dl)) {

@@ -60,6 +60,13 @@ struct handler_ctx {
 	long			 timeout_ms;	/* a get or a put */
 	long			 list_timeout_ms; /* a whole listing */
 	struct list_cache	*cache;		/* this worker's; NULL: none */
+	/*
+	 * Called before anything that may block (a wait for a store slot,
+	 * a store call), so the server can put another worker on duty;
+	 * NULL: nothing to tell.
+	 */
+	void			(*may_block)(void *);
+	void			*may_block_arg;
 };
 
 /* Fills resp (its body buffer reset first) for req. */

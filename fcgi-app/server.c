@@ -21,6 +21,7 @@
 
 #include <fcgiapp.h>
 
+#include "duty.h"
 #include "fcgi_peek.h"
 #include "handler.h"
 #include "log.h"
@@ -37,6 +38,13 @@
  */
 #define HEALTH_RESERVE	2
 #define GATE_STALL_MS	1000
+
+/*
+ * With a local store, how long a call may hold the worker on duty before
+ * another is called (duty.h): longer than a point call or a cached
+ * listing takes on SQLite (5-100 us), nothing to a health check.
+ */
+#define DUTY_GRACE_US	1000
 
 /*
  * How long a new connection may hold the listening socket disarmed while
@@ -74,6 +82,7 @@ struct worker {
 	 */
 	int		 conn;
 	int		 reading;
+	int		 away;		/* off duty for the request (duty.h) */
 	unsigned char	 peek[FCGI_PEEK_MAX];
 };
 
@@ -83,12 +92,14 @@ struct worker {
  * requests or whose request has not all arrived, the drain's eventfd and
  * the accept pause's timerfd. Sockets are armed EPOLLONESHOT, so an event
  * hands one of them to exactly one worker, which serves it and arms it
- * again: a worker is never tied to an idle connection.
+ * again: a worker is never tied to an idle connection. On a local store
+ * only the worker on duty waits there, the others parked (duty.h).
  */
 struct server {
 	const struct config	*cfg;
 	const char		*instance_id;
 	struct store_gate	 gate;
+	struct duty		 duty;
 	int			 epfd;
 	int			 wakefd;	/* readable once draining */
 	int			 pausefd;	/* readable when accepting resumes */
@@ -181,6 +192,18 @@ write_response(FCGX_Request *req, const struct response *resp, int head)
 		    req->out);
 }
 
+/* The handler is about to block: another worker goes on duty. */
+static void
+may_block(void *arg)
+{
+	struct worker	*w = arg;
+
+	if (!w->away) {
+		w->away = 1;
+		duty_leave(&w->server->duty);
+	}
+}
+
 static void
 serve(struct worker *w)
 {
@@ -192,7 +215,7 @@ serve(struct worker *w)
 	unsigned long	 declared;
 	struct handler_ctx ctx = { s->cfg->store, w->store, s->instance_id,
 			    &s->gate, s->cfg->timeout_ms,
-			    s->cfg->list_timeout_ms, &w->cache };
+			    s->cfg->list_timeout_ms, &w->cache, may_block, w };
 
 	r.method = FCGX_GetParam("REQUEST_METHOD", req->envp);
 	target = FCGX_GetParam("REQUEST_URI", req->envp);
@@ -361,6 +384,9 @@ serve_or_wait(struct worker *w, int fd, int registered, int hangup)
 		keep(w->server, fd, registered);
 		return;
 	}
+	/* Reading more than was peeked may wait on the peer. */
+	if (n == (ssize_t)sizeof(w->peek))
+		may_block(w);
 	serve_conn(w, fd, registered);
 }
 
@@ -529,6 +555,7 @@ worker_main(void *arg)
 	struct epoll_event	 ev[SWEEP_EVENTS];
 	int			 i, n, woken, sweeping = 0;
 
+	duty_take(&s->duty);
 	for (;;) {
 		/*
 		 * One event at a time, so a request never waits behind
@@ -555,6 +582,10 @@ worker_main(void *arg)
 				take_new(w);
 			else
 				take_kept(w, ev[i].data.fd, ev[i].events);
+			if (w->away) {
+				w->away = 0;
+				duty_take(&s->duty);
+			}
 		}
 		if (sweeping && n == woken)
 			break;
@@ -595,6 +626,7 @@ free_workers(struct server *s)
 		close(s->epfd);
 	pthread_cond_destroy(&s->exited);
 	pthread_mutex_destroy(&s->lock);
+	duty_destroy(&s->duty);
 	gate_destroy(&s->gate);
 	free(s);
 }
@@ -747,9 +779,17 @@ server_start(struct server **out, const struct config *cfg,
 		snprintf(err, errlen, "cannot set up the store gate");
 		return -1;
 	}
+	if (duty_init(&s->duty, cfg->store->local ? DUTY_GRACE_US : -1) != 0) {
+		gate_destroy(&s->gate);
+		free(s->workers);
+		free(s);
+		snprintf(err, errlen, "cannot set up the workers' duty");
+		return -1;
+	}
 	pthread_mutex_init(&s->lock, NULL);
 	if (cond_init_monotonic(&s->exited) != 0) {
 		pthread_mutex_destroy(&s->lock);
+		duty_destroy(&s->duty);
 		gate_destroy(&s->gate);
 		free(s->workers);
 		free(s);
@@ -832,7 +872,9 @@ server_drain(struct server *s, int stopping)
 		if (s->workers[i].conn >= 0 && s->workers[i].reading)
 			shutdown(s->workers[i].conn, SHUT_RD);
 	pthread_mutex_unlock(&s->lock);
-	/* Wakes every worker waiting in epoll_wait. */
+	/* Parked workers join the others in epoll_wait, */
+	duty_close(&s->duty);
+	/* which this wakes. */
 	if (write(s->wakefd, &one, sizeof(one)) != (ssize_t)sizeof(one))
 		log_line("drain: eventfd: %s", strerror(errno));
 }

@@ -71,6 +71,13 @@ struct store_ops {
 	 * number, every listing goes to the store.
 	 */
 	int	(*version)(struct store *, unsigned long long *out);
+	/*
+	 * Whether calls run in this process and end in microseconds unless
+	 * a lock or a long listing holds them (an embedded database), rather
+	 * than waiting on the network: the server then serves with one
+	 * worker on duty (duty.h).
+	 */
+	int	local;
 };
 
 /*
@@ -88,7 +95,7 @@ const struct store_ops *store_load(const char *value, char *err,
  * function of the app that modules call changes: a stale module is then
  * refused at start-up instead of crashing later.
  */
-#define STORE_ABI	2
+#define STORE_ABI	3
 #define STORE_MODULE(name) \
 	extern const unsigned store_##name##_abi; \
 	const unsigned store_##name##_abi = STORE_ABI

@@ -130,7 +130,7 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	static struct list_cache cache;
 	static int		 once;
 	struct handler_ctx	 ctx = { &mem_ops, NULL, "i-0abc\"\n", NULL,
-	    5000, 20000, NULL };
+	    5000, 20000, NULL, NULL, NULL };
 	struct request		 req;
 	struct json_object	*o, *v;
 	enum method		 me;

@@ -147,7 +147,7 @@ static void
 test_rows(void **state)
 {
 	struct handler_ctx	 ctx = { &mem_ops, NULL, "i-0abc", NULL, 5000,
-	    20000, NULL };
+	    20000, NULL, NULL, NULL };
 	struct response		 resp;
 	struct request		 req;
 	size_t			 i;
@@ -188,13 +188,24 @@ test_rows(void **state)
 	buf_free(&resp.body);
 }
 
-/* A gate that stays full turns data requests into 503s; /gtg answers. */
+static void
+count_block(void *arg)
+{
+	(*(int *)arg)++;
+}
+
+/*
+ * A gate that stays full turns data requests into 503s; /gtg answers.
+ * Whatever may wait on the store (the gate, the call) is announced first,
+ * so the server can put another worker on duty; /gtg never is.
+ */
 static void
 test_gate(void **state)
 {
 	struct store_gate	 gate;
+	int			 blocks = 0;
 	struct handler_ctx	 ctx = { &mem_ops, NULL, "i-0abc", &gate, 5000,
-				    20000, NULL };
+				    20000, NULL, count_block, &blocks };
 	struct response		 resp;
 	struct request		 req = { "POST", "/candidate/a", 12, 0 };
 	struct deadline		 dl;
@@ -205,6 +216,7 @@ test_gate(void **state)
 	assert_int_equal(gate_init(&gate, 1, 20), 0);
 	handle(&ctx, &req, &resp);
 	assert_int_equal(resp.status, 200);
+	assert_int_equal(blocks, 1);
 	/* The slot was given back. */
 	assert_int_equal(gate.busy, 0);
 
@@ -220,9 +232,11 @@ test_gate(void **state)
 	req.method = "GET", req.target = "/candidates", req.target_len = 11;
 	handle(&ctx, &req, &resp);
 	assert_int_equal(resp.status, 503);
+	assert_int_equal(blocks, 3);
 	req.target = "/gtg", req.target_len = 4;
 	handle(&ctx, &req, &resp);
 	assert_int_equal(resp.status, 200);
+	assert_int_equal(blocks, 3);
 	assert_int_equal(gate.busy, 1);
 	gate_leave(&gate, GATE_POINT);
 	gate_destroy(&gate);
@@ -239,7 +253,7 @@ test_list_cache(void **state)
 {
 	struct list_cache	 cache = { { 0 }, 0, 0 };
 	struct handler_ctx	 ctx = { &mem_ops, NULL, "i-0abc", NULL, 5000,
-				    20000, &cache };
+				    20000, &cache, NULL, NULL };
 	struct response		 resp;
 	struct request		 list = { "GET", "/candidates", 11, 0 };
 	struct request		 post = { "POST", "/candidate/c", 12, 0 };

@@ -360,4 +360,5 @@ const struct store_ops store_sqlite = {
 	.list = sqlite_list,
 	.instance_id = NULL,
 	.version = sqlite_version,
+	.local = 1,
 };

@@ -23,6 +23,7 @@
 
 #include "duty.h"
 #include "fcgi_peek.h"
+#include "fcgi_stdout.h"
 #include "handler.h"
 #include "log.h"
 
@@ -67,6 +68,13 @@
  */
 #define RESPONSE_KEEP		(64 * 1024)
 
+/*
+ * An answer up to this size goes through libfcgi's 8 KiB buffer, which
+ * FCGX_Finish_r writes with the stream's end in one call; a bigger one is
+ * written in records of its own (fcgi_stdout.h).
+ */
+#define BUFFERED_MAX		(8 * 1024 - 64)
+
 struct worker {
 	struct server	*server;
 	pthread_t	 thread;
@@ -83,6 +91,7 @@ struct worker {
 	int		 conn;
 	int		 reading;
 	int		 away;		/* off duty for the request (duty.h) */
+	int		 cut;		/* the answer broke off mid-record */
 	unsigned char	 peek[FCGI_PEEK_MAX];
 };
 
@@ -165,7 +174,8 @@ drain_body(FCGX_Request *req)
 	return total;
 }
 
-static void
+/* 0, or -1 when the connection broke off in the middle of a record. */
+static int
 write_response(FCGX_Request *req, const struct response *resp, int head)
 {
 	char	 hdr[512];
@@ -185,11 +195,15 @@ write_response(FCGX_Request *req, const struct response *resp, int head)
 	n += snprintf(hdr + n, sizeof(hdr) - (size_t)n,
 	    "Content-Length: %zu\r\n\r\n", resp->body.len);
 	/* The headers above are fixed strings and numbers: they fit. */
+	if (!head && (size_t)n + resp->body.len > BUFFERED_MAX)
+		return fcgi_write_stdout(req->ipcFd, (unsigned)req->requestId,
+		    hdr, (size_t)n, resp->body.data, resp->body.len);
 	if (FCGX_PutStr(hdr, n, req->out) != n)
-		return;
+		return 0;
 	if (!head && resp->body.len > 0)
 		(void)FCGX_PutStr(resp->body.data, (int)resp->body.len,
 		    req->out);
+	return 0;
 }
 
 /* The handler is about to block: another worker goes on duty. */
@@ -234,8 +248,8 @@ serve(struct worker *w)
 	set_conn(w, req->ipcFd, 0);
 
 	handle(&ctx, &r, &w->resp);
-	write_response(req, &w->resp, r.method != NULL &&
-	    strcmp(r.method, "HEAD") == 0);
+	w->cut = write_response(req, &w->resp, r.method != NULL &&
+	    strcmp(r.method, "HEAD") == 0) == -1;
 	if (w->resp.error[0] != '\0')
 		log_line("%s %s: %d %s", r.method != NULL ? r.method : "-",
 		    r.target, w->resp.status, w->resp.error);
@@ -295,6 +309,8 @@ finish(struct worker *w)
 		(void)FCGX_Attach(req);
 		req->keepConnection = 0;
 	}
+	if (w->cut)
+		req->keepConnection = 0;
 	/*
 	 * libfcgi may close the descriptor from here on, and another
 	 * connection may then get its number: the drain must not touch it.

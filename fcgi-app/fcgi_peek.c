@@ -1,12 +1,6 @@
 #include "fcgi_peek.h"
 
-/* The record types of the FastCGI specification that matter here. */
-#define FCGI_VERSION_1		1
-#define FCGI_BEGIN_REQUEST	1
-#define FCGI_ABORT_REQUEST	2
-#define FCGI_PARAMS		4
-#define FCGI_STDIN		5
-#define FCGI_HEADER_LEN		8
+#include <fastcgi.h>	/* libfcgi's record types and lengths */
 
 enum fcgi_peek
 fcgi_peek_request(const unsigned char *p, size_t n, size_t cap)

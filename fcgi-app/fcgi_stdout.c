@@ -3,9 +3,7 @@
 #include <errno.h>
 #include <sys/uio.h>
 
-#define FCGI_VERSION_1	1
-#define FCGI_STDOUT	6
-#define FCGI_HEADER_LEN	8
+#include <fastcgi.h>	/* libfcgi's record types and lengths */
 
 /*
  * Records framed per writev: three pieces each at most (the record's
@@ -50,7 +48,7 @@ fcgi_write_stdout(int fd, unsigned id, const char *head, size_t head_len,
 	while (left > 0) {
 		n = 0;
 		for (r = 0; r < BATCH_RECORDS && left > 0; r++) {
-			len = left < FCGI_CONTENT_MAX ? left : FCGI_CONTENT_MAX;
+			len = left < FCGI_MAX_LENGTH ? left : FCGI_MAX_LENGTH;
 			left -= len;
 			hdr[r][0] = FCGI_VERSION_1;
 			hdr[r][1] = FCGI_STDOUT;
@@ -71,7 +69,7 @@ fcgi_write_stdout(int fd, unsigned id, const char *head, size_t head_len,
 			if (len > 0) {
 				iov[n].iov_base = (void *)body;
 				iov[n++].iov_len = len;
-				body += len, body_len -= len;
+				body += len;
 			}
 		}
 		if (writev_all(fd, iov, n) == -1)

@@ -11,11 +11,9 @@
 
 #include <stddef.h>
 
-/* A record's content, at most (the protocol's 16-bit length). */
-#define FCGI_CONTENT_MAX	65535
-
 /*
- * Writes head then body on fd as STDOUT records of request id. 0 when
+ * Writes head then body on fd as STDOUT records of request id, each of
+ * at most FCGI_MAX_LENGTH bytes (<fastcgi.h>, the protocol's). 0 when
  * every byte is written; -1 with errno when a write fails or times out,
  * after which the connection is in the middle of a record and must be
  * closed.

@@ -12,6 +12,8 @@
 #include <sys/socket.h>
 #include <unistd.h>
 
+#include <fastcgi.h>
+
 #include "fcgi_stdout.h"
 
 struct job {
@@ -108,8 +110,8 @@ check_row(int line, unsigned id, size_t head_len, size_t body_len)
 	}
 	if (got != head_len + body_len)
 		ROW_FAIL(line, "%zu bytes of %zu", got, head_len + body_len);
-	if (records != (head_len + body_len + FCGI_CONTENT_MAX - 1) /
-	    FCGI_CONTENT_MAX)
+	if (records != (head_len + body_len + FCGI_MAX_LENGTH - 1) /
+	    FCGI_MAX_LENGTH)
 		ROW_FAIL(line, "%zu records", records);
 	free(wire);
 	free(head);
@@ -123,9 +125,9 @@ test_rows(void **state)
 	check_row(__LINE__, 1, 0, 0);		/* nothing to write */
 	check_row(__LINE__, 1, 40, 0);
 	check_row(__LINE__, 1, 40, 9000);
-	check_row(__LINE__, 0x1234, 40, FCGI_CONTENT_MAX - 40);
-	check_row(__LINE__, 0xfffe, 40, FCGI_CONTENT_MAX - 39);
-	check_row(__LINE__, 7, FCGI_CONTENT_MAX + 3, 10);
+	check_row(__LINE__, 0x1234, 40, FCGI_MAX_LENGTH - 40);
+	check_row(__LINE__, 0xfffe, 40, FCGI_MAX_LENGTH - 39);
+	check_row(__LINE__, 7, FCGI_MAX_LENGTH + 3, 10);
 	/* More records than one writev frames, and more than the socket holds. */
 	check_row(__LINE__, 2, 120, 5u * 1024 * 1024 + 17);
 }

@@ -91,6 +91,7 @@ struct worker {
 	int		 conn;
 	int		 reading;
 	int		 away;		/* off duty for the request (duty.h) */
+	int		 bounded;	/* conn's reads and writes time out */
 	int		 cut;		/* the answer broke off mid-record */
 	unsigned char	 peek[FCGI_PEEK_MAX];
 };
@@ -158,6 +159,30 @@ set_conn(struct worker *w, int conn, int reading)
 }
 
 /*
+ * Bounds every read and write on fd (server.h), once per connection. Not
+ * at accept: a connection whose whole request was peeked and whose answer
+ * fits the socket's buffer never waits, and behind lighttpd, which opens
+ * a connection per request, that is most of them and the two calls
+ * would be 3% of what a request costs. So the timeouts are set before
+ * the first read or write that may wait: a request bigger than the peek,
+ * an answer written past libfcgi's buffer, a connection going into the
+ * epoll set for more.
+ */
+static void
+bound_io(struct worker *w, int fd)
+{
+	struct timeval	 tv = { FCGI_IO_TIMEOUT_MS / 1000,
+			    (FCGI_IO_TIMEOUT_MS % 1000) * 1000 };
+
+	if (w->bounded)
+		return;
+	if (setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof(tv)) == -1 ||
+	    setsockopt(fd, SOL_SOCKET, SO_SNDTIMEO, &tv, sizeof(tv)) == -1)
+		log_line("setsockopt: %s", strerror(errno));
+	w->bounded = 1;
+}
+
+/*
  * Reads the body to its end, keeping none of it: the API ignores bodies
  * but bounds them. Returns how many bytes came, stopping past BODY_MAX.
  */
@@ -176,10 +201,12 @@ drain_body(FCGX_Request *req)
 
 /* 0, or -1 when the connection broke off in the middle of a record. */
 static int
-write_response(FCGX_Request *req, const struct response *resp, int head)
+write_response(struct worker *w, int head)
 {
-	char	 hdr[512];
-	int	 n;
+	FCGX_Request		*req = &w->req;
+	const struct response	*resp = &w->resp;
+	char			 hdr[512];
+	int			 n;
 
 	n = snprintf(hdr, sizeof(hdr), "Status: %d %s\r\n", resp->status,
 	    reason_phrase(resp->status));
@@ -195,9 +222,19 @@ write_response(FCGX_Request *req, const struct response *resp, int head)
 	n += snprintf(hdr + n, sizeof(hdr) - (size_t)n,
 	    "Content-Length: %zu\r\n\r\n", resp->body.len);
 	/* The headers above are fixed strings and numbers: they fit. */
-	if (!head && (size_t)n + resp->body.len > BUFFERED_MAX)
+	if (!head && (size_t)n + resp->body.len > BUFFERED_MAX) {
+		/* More than the socket may take at once. */
+		bound_io(w, req->ipcFd);
+		/*
+		 * These records end the request: FCGX_Finish_r, finding the
+		 * stream closed, writes no end of its own. (It closes err
+		 * first, unused and one writer of two, which writes nothing.)
+		 */
+		req->out->wasFCloseCalled = 1;
+		req->out->isClosed = 1;
 		return fcgi_write_stdout(req->ipcFd, (unsigned)req->requestId,
 		    hdr, (size_t)n, resp->body.data, resp->body.len);
+	}
 	if (FCGX_PutStr(hdr, n, req->out) != n)
 		return 0;
 	if (!head && resp->body.len > 0)
@@ -248,8 +285,13 @@ serve(struct worker *w)
 	set_conn(w, req->ipcFd, 0);
 
 	handle(&ctx, &r, &w->resp);
-	w->cut = write_response(req, &w->resp, r.method != NULL &&
+	w->cut = write_response(w, r.method != NULL &&
 	    strcmp(r.method, "HEAD") == 0) == -1;
+	if (w->cut)
+		log_line("%s %s: answer cut: %s", r.method != NULL ? r.method :
+		    "-", r.target, errno == EAGAIN || errno == EWOULDBLOCK ?
+		    "the web server read none of it for the write timeout" :
+		    strerror(errno));
 	if (w->resp.error[0] != '\0')
 		log_line("%s %s: %d %s", r.method != NULL ? r.method : "-",
 		    r.target, w->resp.status, w->resp.error);
@@ -329,9 +371,10 @@ finish(struct worker *w)
  * (disarmed) or new.
  */
 static void
-keep(struct server *s, int fd, int registered)
+keep(struct worker *w, int fd, int registered)
 {
-	int	 draining;
+	struct server	*s = w->server;
+	int		 draining;
 
 	pthread_mutex_lock(&s->lock);
 	draining = s->draining;
@@ -343,6 +386,9 @@ keep(struct server *s, int fd, int registered)
 		close(fd);
 		return;
 	}
+	/* What comes next on it may come slowly, or not be read. */
+	if (!registered)
+		bound_io(w, fd);
 	/*
 	 * A drain coming in now shuts fd down (it is marked idle and still
 	 * ours to close); armed, it then reports at once.
@@ -380,12 +426,40 @@ serve_conn(struct worker *w, int fd, int registered)
 	}
 	serve(w);
 	if ((fd = finish(w)) >= 0)
-		keep(w->server, fd, registered);
+		keep(w, fd, registered);
 }
 
 /*
- * Serves fd if its request is all there (or cannot be judged, or the
- * peer will send nothing more: hangup); else hands it back to epoll to
+ * Peeks at what waits on fd: 1 if the request is all there (or cannot be
+ * judged, or the peer will send nothing more: hangup), with *n what the
+ * peek returned; 0 if more is to come.
+ */
+static int
+request_ready(struct worker *w, int fd, int hangup, ssize_t *n)
+{
+	*n = recv(fd, w->peek, sizeof(w->peek), MSG_PEEK | MSG_DONTWAIT);
+	if (hangup)
+		return 1;
+	if (*n == -1)
+		return errno != EAGAIN && errno != EWOULDBLOCK;
+	return *n == 0 || fcgi_peek_request(w->peek, (size_t)*n,
+	    sizeof(w->peek)) != FCGI_PEEK_PART;
+}
+
+/* Serves fd, whose request request_ready found there (n as it gave). */
+static void
+serve_ready(struct worker *w, int fd, int registered, ssize_t n)
+{
+	/* Reading more than was peeked may wait on the peer. */
+	if (n == (ssize_t)sizeof(w->peek)) {
+		bound_io(w, fd);
+		may_block(w);
+	}
+	serve_conn(w, fd, registered);
+}
+
+/*
+ * Serves fd if its request is all there; else hands it back to epoll to
  * wait for the rest, holding no thread.
  */
 static void
@@ -393,29 +467,11 @@ serve_or_wait(struct worker *w, int fd, int registered, int hangup)
 {
 	ssize_t	 n;
 
-	n = recv(fd, w->peek, sizeof(w->peek), MSG_PEEK | MSG_DONTWAIT);
-	if (!hangup && ((n == -1 && (errno == EAGAIN || errno ==
-	    EWOULDBLOCK)) || (n > 0 && fcgi_peek_request(w->peek, (size_t)n,
-	    sizeof(w->peek)) == FCGI_PEEK_PART))) {
-		keep(w->server, fd, registered);
-		return;
-	}
-	/* Reading more than was peeked may wait on the peer. */
-	if (n == (ssize_t)sizeof(w->peek))
-		may_block(w);
-	serve_conn(w, fd, registered);
-}
-
-/* Bounds every read and write on a connection (server.h). */
-static void
-set_io_timeouts(int fd)
-{
-	struct timeval	 tv = { FCGI_IO_TIMEOUT_MS / 1000,
-			    (FCGI_IO_TIMEOUT_MS % 1000) * 1000 };
-
-	if (setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof(tv)) == -1 ||
-	    setsockopt(fd, SOL_SOCKET, SO_SNDTIMEO, &tv, sizeof(tv)) == -1)
-		log_line("setsockopt: %s", strerror(errno));
+	w->bounded = registered;	/* by keep(), before it went in */
+	if (request_ready(w, fd, hangup, &n))
+		serve_ready(w, fd, registered, n);
+	else
+		keep(w, fd, registered);
 }
 
 /*
@@ -493,7 +549,8 @@ take_new(struct worker *w)
 {
 	struct server	*s = w->server;
 	struct pollfd	 first;
-	int		 fd, err;
+	ssize_t		 n = 0;
+	int		 fd, err, ready = 0;
 
 	/*
 	 * A shut listening socket refuses new connections but still hands
@@ -512,10 +569,8 @@ take_new(struct worker *w)
 	if (fd == -1 && err != EAGAIN && err != EWOULDBLOCK && err != EINTR &&
 	    err != ECONNABORTED)
 		log_line("accept: %s", strerror(err));
-	if (fd >= 0) {
+	if (fd >= 0)
 		accepting_again(s);
-		set_io_timeouts(fd);
-	}
 	/*
 	 * A worker is woken as soon as the web server connects, before it
 	 * has written the request, and on a busy core it then takes the CPU
@@ -524,18 +579,26 @@ take_new(struct worker *w)
 	 * connection per request, 1.9 switches a request instead of 0.9).
 	 * So the listening socket stays disarmed until this request is
 	 * here: connections that come meanwhile wait in the backlog, wake
-	 * no one, and are accepted with their request already in.
+	 * no one, and are accepted with their request already in. Mostly
+	 * it is, and one peek finds it.
 	 */
-	first.fd = fd;
-	first.events = POLLIN | POLLRDHUP;
-	first.revents = 0;
-	if (fd >= 0)
-		(void)poll(&first, 1, FIRST_REQUEST_MS);
+	if (fd >= 0) {
+		w->bounded = 0;
+		if (!(ready = request_ready(w, fd, 0, &n))) {
+			first.fd = fd;
+			first.events = POLLIN | POLLRDHUP;
+			first.revents = 0;
+			(void)poll(&first, 1, FIRST_REQUEST_MS);
+			ready = request_ready(w, fd, first.revents &
+			    (POLLRDHUP | POLLHUP | POLLERR), &n);
+		}
+	}
 	/* Re-armed before serving, so other workers accept meanwhile. */
 	rearm_listener(s);
-	if (fd >= 0)
-		serve_or_wait(w, fd, 0, first.revents & (POLLRDHUP | POLLHUP |
-		    POLLERR));
+	if (fd >= 0 && ready)
+		serve_ready(w, fd, 0, n);
+	else if (fd >= 0)
+		keep(w, fd, 0);
 }
 
 static void

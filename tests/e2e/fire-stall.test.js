@@ -7,7 +7,8 @@
 //   nginx is still answered at once, and a half request is served when
 //   its rest comes.
 // - Half a request too big to judge from a peek (over FCGI_PEEK_MAX) is
-//   read by a worker, and that read ends at FCGI_IO_TIMEOUT_MS.
+//   read by a worker, and that read ends at FCGI_IO_TIMEOUT_MS; so does
+//   writing an answer nobody reads.
 // - SIGTERM with all of those open: the app exits 0 at once; one whose
 //   answer nobody reads is cut at the end of the drain's grace period.
 
@@ -47,16 +48,28 @@ function nv(name, value) {
   return Buffer.concat([len(n.length), len(v.length), n, v]);
 }
 
-// A whole GET /gtg request (FCGI_KEEP_CONN off), as bytes.
-function gtgRequest(extraParams = Buffer.alloc(0)) {
-  const begin = Buffer.from([0, 1, 0, 0, 0, 0, 0, 0]);
+// A whole GET request, as bytes; FCGI_KEEP_CONN only if keep.
+function getRequest(uri, extraParams = Buffer.alloc(0), keep = false) {
+  const begin = Buffer.from([0, 1, keep ? 1 : 0, 0, 0, 0, 0, 0]);
   return Buffer.concat([
     record(BEGIN_REQUEST, begin),
-    record(PARAMS, Buffer.concat([nv('REQUEST_METHOD', 'GET'), nv('REQUEST_URI', '/gtg'),
+    record(PARAMS, Buffer.concat([nv('REQUEST_METHOD', 'GET'), nv('REQUEST_URI', uri),
       extraParams])),
     record(PARAMS),
     record(STDIN),
   ]);
+}
+
+const gtgRequest = (extraParams, keep) => getRequest('/gtg', extraParams, keep);
+
+// Fills the table with n names, straight through sqlite3.
+function seed(stack, n, prefix) {
+  const db = path.join(stack.dir, 'candidates.db');
+  const sql = 'WITH RECURSIVE n(i) AS (SELECT 1 UNION ALL SELECT i + 1 FROM n ' +
+    `WHERE i < ${n}) INSERT OR IGNORE INTO candidates SELECT ` +
+    `'${prefix}' || i FROM n;`;
+  const r = spawnSync('sqlite3', [db, sql], { encoding: 'utf8' });
+  assert.equal(r.status, 0, r.stderr);
 }
 
 // A raw connection that collects what the app sends and notices its end.
@@ -68,6 +81,16 @@ async function raw(sock) {
   s.on('error', () => {});
   c.ended = new Promise((resolve) => s.once('close', () => resolve(Date.now())));
   return c;
+}
+
+// The time cond() first holds, looking every 100 ms for up to ms.
+async function until(ms, cond, what) {
+  const end = Date.now() + ms;
+  while (!cond()) {
+    if (Date.now() > end) throw new Error(`${what}: not within ${ms} ms`);
+    await sleep(100);
+  }
+  return Date.now();
 }
 
 function within(ms, p, what) {
@@ -115,7 +138,10 @@ describe('stalled FastCGI peers hold no worker (two threads)', () => {
     }
   });
 
-  it('half a request bigger than a peek is read, and the read ends at the socket timeout', async (t) => {
+  // A new connection is given its timeouts before the read; a kept one
+  // was given them when it went into epoll after its first request.
+  for (const kept of [false, true]) it('half a request bigger than a peek is read, and the read ends at ' +
+      `the socket timeout (${kept ? 'a kept connection' : 'a new connection'})`, async (t) => {
     const stack = await startStack({ env: { CANDIDATES_THREADS: '2' } });
     const sock = path.join(stack.dir, 'fcgi.sock');
     let c;
@@ -123,6 +149,14 @@ describe('stalled FastCGI peers hold no worker (two threads)', () => {
       const padding = nv('HTTP_X_PAD', 'p'.repeat(FCGI_PEEK_MAX + 1000));
       const big = gtgRequest(padding);
       c = await raw(sock);
+      if (kept) {
+        c.s.write(gtgRequest(undefined, true));
+        // Its answer ends with END_REQUEST (type 3, 16 bytes).
+        await until(2000, () => {
+          const d = Buffer.concat(c.data);
+          return d.length >= 16 && d[d.length - 15] === 3;
+        }, 'the first request answered');
+      }
       const t0 = Date.now();
       // All but the end of the params: nothing more ever comes.
       c.s.write(big.subarray(0, FCGI_PEEK_MAX + 500));
@@ -134,6 +168,45 @@ describe('stalled FastCGI peers hold no worker (two threads)', () => {
       const waited = ended - t0;
       t.diagnostic(`a stalled ${FCGI_PEEK_MAX + 500}-byte half request was dropped after ${waited} ms`);
       assert.ok(waited >= FCGI_IO_TIMEOUT_MS - 200, `dropped after ${waited} ms`);
+    } finally {
+      c?.s.destroy();
+      await stopCleanly(stack);
+    }
+  });
+
+  // The request is whole in the peek, so nothing bounded the connection
+  // at accept: the big answer's write must bound it itself.
+  it('an answer nobody reads ends at the socket timeout, cut, on a connection of one request', async (t) => {
+    const stack = await startStack({ env: { CANDIDATES_THREADS: '2' } });
+    const sock = path.join(stack.dir, 'fcgi.sock');
+    let c;
+    try {
+      seed(stack, 20000, 'unread-answer-name-');
+      const whole = (await request(stack.url, 'GET', '/candidates', { timeoutMs: 10000 })).body;
+      c = await raw(sock);
+      c.s.pause();
+      const t0 = Date.now();
+      c.s.write(getRequest('/candidates'));
+      await sleep(500);
+      const [r, ms] = await timedGtg(stack.url);
+      assert.equal(r.status, 200);
+      assert.ok(ms < 1000, `/gtg took ${ms} ms while a worker wrote to a stalled reader`);
+      // The kernel restarts the timeout for each piece of the socket's
+      // buffer a write waits for: giving up may take a few of them.
+      const cut = await until(4 * FCGI_IO_TIMEOUT_MS, () =>
+        /GET \/candidates: answer cut: the web server read none of it/.test(stack.logText()),
+      'the app giving up on the write');
+      c.s.resume();
+      const ended = await within(3000, c.ended, 'the app closing the connection');
+      const got = Buffer.concat(c.data);
+      t.diagnostic(`${got.length} of ${whole.length} bytes sent before the write timed out, ` +
+        `${cut - t0} ms after the request`);
+      assert.ok(cut - t0 >= FCGI_IO_TIMEOUT_MS - 200, `cut after ${cut - t0} ms`);
+      assert.ok(got.length > 0 && got.length < whole.length,
+        `${got.length} bytes arrived of a ${whole.length}-byte answer`);
+      // Cut in the middle of a record: no END_REQUEST (type 3) at the end.
+      assert.notEqual(got.length >= 16 ? got[got.length - 15] : -1, 3,
+        'the answer was ended as if whole');
     } finally {
       c?.s.destroy();
       await stopCleanly(stack);
@@ -180,12 +253,7 @@ describe('SIGTERM with stalled peers', () => {
     let c;
     try {
       // A listing far bigger than the socket's buffers.
-      const db = path.join(stack.dir, 'candidates.db');
-      const sql = 'WITH RECURSIVE n(i) AS (SELECT 1 UNION ALL SELECT i + 1 FROM n ' +
-        'WHERE i < 40000) INSERT OR IGNORE INTO candidates SELECT ' +
-        "'stalled-reader-name-' || i FROM n;";
-      const r = spawnSync('sqlite3', [db, sql], { encoding: 'utf8' });
-      assert.equal(r.status, 0, r.stderr);
+      seed(stack, 40000, 'stalled-reader-name-');
       c = await FcgiConn.connect(sock);
       c.sock.pause();	// reads nothing: the app's write blocks
       c.request({ REQUEST_METHOD: 'GET', REQUEST_URI: '/candidates' }).catch(() => {});

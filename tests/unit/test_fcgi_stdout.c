@@ -1,7 +1,8 @@
 /*
  * An answer written as STDOUT records: read back from the other end of a
  * socket, the records carry head then body byte for byte, each of at most
- * 65535 bytes, with the request's id, however many writes it took.
+ * 65535 bytes, with the request's id, however many writes it took, and
+ * end the request: an empty STDOUT record, then END_REQUEST, then nothing.
  */
 #include "unit.h"
 
@@ -9,6 +10,7 @@
 #include <pthread.h>
 #include <signal.h>
 #include <stdlib.h>
+#include <string.h>
 #include <sys/socket.h>
 #include <unistd.h>
 
@@ -85,13 +87,15 @@ check_row(int line, unsigned id, size_t head_len, size_t body_len)
 	close(sv[1]);
 	if (j.rc != 0)
 		ROW_FAIL(line, "fcgi_write_stdout returned %d", j.rc);
-	while (at < len) {
+	for (;;) {
 		if (len - at < 8)
 			ROW_FAIL(line, "a record header cut at %zu", at);
 		h = wire + at;
 		n = (size_t)h[4] << 8 | h[5];
+		if (n == 0)
+			break;
 		if (h[0] != 1 || h[1] != 6 || ((unsigned)h[2] << 8 | h[3]) != id ||
-		    h[6] != 0 || n == 0)
+		    h[6] != 0)
 			ROW_FAIL(line, "record %zu: header %02x %02x %02x%02x "
 			    "len %zu pad %u", records, h[0], h[1], h[2], h[3], n,
 			    h[6]);
@@ -110,6 +114,17 @@ check_row(int line, unsigned id, size_t head_len, size_t body_len)
 	}
 	if (got != head_len + body_len)
 		ROW_FAIL(line, "%zu bytes of %zu", got, head_len + body_len);
+	/* The stream's end, then the request's: version, type, id, 8 bytes
+	 * of body (exit status 0, FCGI_REQUEST_COMPLETE), then nothing. */
+	if (memcmp(h, (unsigned char[]){ 1, 6, id >> 8 & 0xff, id & 0xff, 0,
+	    0, 0, 0 }, 8) != 0)
+		ROW_FAIL(line, "no empty STDOUT record after the content");
+	at += 8;
+	if (len - at != 16 || memcmp(wire + at, (unsigned char[]){ 1, 3,
+	    id >> 8 & 0xff, id & 0xff, 0, 8, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0 },
+	    16) != 0)
+		ROW_FAIL(line, "%zu bytes after the stream, not END_REQUEST",
+		    len - at);
 	if (records != (head_len + body_len + FCGI_MAX_LENGTH - 1) /
 	    FCGI_MAX_LENGTH)
 		ROW_FAIL(line, "%zu records", records);
@@ -122,7 +137,7 @@ static void
 test_rows(void **state)
 {
 	(void)state;
-	check_row(__LINE__, 1, 0, 0);		/* nothing to write */
+	check_row(__LINE__, 1, 0, 0);		/* only the end */
 	check_row(__LINE__, 1, 40, 0);
 	check_row(__LINE__, 1, 40, 9000);
 	check_row(__LINE__, 0x1234, 40, FCGI_MAX_LENGTH - 40);

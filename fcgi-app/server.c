@@ -261,7 +261,7 @@ serve(struct worker *w)
 	FCGX_Request	*req = &w->req;
 	struct server	*s = w->server;
 	struct request	 r;
-	const char	*length, *target;
+	const char	*length, *target, *logged_method;
 	char		*end;
 	unsigned long	 declared;
 	struct handler_ctx ctx = { s->cfg->store, w->store, s->instance_id,
@@ -287,14 +287,15 @@ serve(struct worker *w)
 	handle(&ctx, &r, &w->resp);
 	w->cut = write_response(w, r.method != NULL &&
 	    strcmp(r.method, "HEAD") == 0) == -1;
+	logged_method = r.method != NULL ? r.method : "-";
 	if (w->cut)
-		log_line("%s %s: answer cut: %s", r.method != NULL ? r.method :
-		    "-", r.target, errno == EAGAIN || errno == EWOULDBLOCK ?
+		log_line("%s %s: answer cut: %s", logged_method, r.target,
+		    errno == EAGAIN || errno == EWOULDBLOCK ?
 		    "the web server read none of it for the write timeout" :
 		    strerror(errno));
 	if (w->resp.error[0] != '\0')
-		log_line("%s %s: %d %s", r.method != NULL ? r.method : "-",
-		    r.target, w->resp.status, w->resp.error);
+		log_line("%s %s: %d %s", logged_method, r.target,
+		    w->resp.status, w->resp.error);
 	/* A big answer's memory goes back to the system, not to the pool. */
 	if (w->resp.body.cap > RESPONSE_KEEP) {
 		buf_free(&w->resp.body);

@@ -18,7 +18,8 @@ const os = require('node:os');
 const path = require('node:path');
 const { spawn, spawnSync } = require('node:child_process');
 const {
-  startStack, request, assertNoSanitizerReport, freePort, ROOT, SAN_APP, SANITIZER_ENV,
+  startStack, request, assertNoSanitizerReport, freePort, ROOT, SAN_APP, SANITIZER_ENV, waitForLog,
+  sleep,
 } = require('../lib/stack');
 const { contractSuite, expectJson, expectText, show } = require('../lib/contract');
 const {
@@ -49,7 +50,6 @@ const VM_NAME = 'candidates-vmss_7';
 const RFC7231 = /^(Mon|Tue|Wed|Thu|Fri|Sat|Sun), \d{2} (Jan|Feb|Mar|Apr|May|Jun|Jul|Aug|Sep|Oct|Nov|Dec) \d{4} \d{2}:\d{2}:\d{2} GMT$/;
 
 const enc = encodeURIComponent;
-const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
 
 const fx = {};			// the shared stand-ins, made in before()
 const stacks = [];		// every stack started, for the log checks at the end
@@ -164,13 +164,6 @@ async function timed(fn) {
   const t0 = Date.now();
   const r = await fn();
   return [r, Date.now() - t0];
-}
-
-// Log lines may land a moment after the answer that they explain.
-async function waitForLog(stack, re, ms = 2000) {
-  const t0 = Date.now();
-  while (!re.test(stack.logText()) && Date.now() - t0 < ms) await sleep(50);
-  assert.match(stack.logText(), re, 'the log does not say why');
 }
 
 const logLines = (text, re) => text.split('\n').filter((l) => re.test(l));

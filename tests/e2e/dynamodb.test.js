@@ -21,7 +21,8 @@ const {
   PutItemCommand, QueryCommand, BatchWriteItemCommand,
 } = require('@aws-sdk/client-dynamodb');
 const {
-  startStack, request, assertNoSanitizerReport, freePort, ROOT, SAN_APP, SANITIZER_ENV,
+  startStack, request, assertNoSanitizerReport, freePort, ROOT, SAN_APP, SANITIZER_ENV, waitForLog,
+  sleep,
 } = require('../lib/stack');
 const { contractSuite, expectJson, expectText, show } = require('../lib/contract');
 const { startDynalite, createTable, TABLE } = require('../lib/dynalite');
@@ -48,7 +49,6 @@ const IMDS_START_MS = 1000;
 const STARTUP_MS = 5000;
 
 const enc = encodeURIComponent;
-const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
 
 const fx = {};			// the shared stand-ins, made in before()
 const stacks = [];		// every stack started, for the log checks at the end
@@ -171,13 +171,6 @@ async function timed(fn) {
   const t0 = Date.now();
   const r = await fn();
   return [r, Date.now() - t0];
-}
-
-// Log lines may land a moment after the answer that they explain.
-async function waitForLog(stack, re, ms = 2000) {
-  const t0 = Date.now();
-  while (!re.test(stack.logText()) && Date.now() - t0 < ms) await sleep(50);
-  assert.match(stack.logText(), re, 'the log does not say why');
 }
 
 // The peak resident set of a process (VmHWM), in KiB.

@@ -18,7 +18,7 @@ const net = require('node:net');
 const path = require('node:path');
 const { once } = require('node:events');
 const { describe, it } = require('node:test');
-const { startStack, stopCleanly, request, sleep } = require('../lib/stack');
+const { startStack, stopCleanly, request, sleep, waitFor } = require('../lib/stack');
 const { FcgiConn } = require('../soak/fcgi-client');
 
 // fcgi-app/server.h and fcgi_peek.h.
@@ -83,16 +83,6 @@ async function raw(sock) {
   return c;
 }
 
-// The time cond() first holds, looking every 100 ms for up to ms.
-async function until(ms, cond, what) {
-  const end = Date.now() + ms;
-  while (!cond()) {
-    if (Date.now() > end) throw new Error(`${what}: not within ${ms} ms`);
-    await sleep(100);
-  }
-  return Date.now();
-}
-
 function within(ms, p, what) {
   return Promise.race([p, sleep(ms).then(() => { throw new Error(`${what}: not within ${ms} ms`); })]);
 }
@@ -152,10 +142,10 @@ describe('stalled FastCGI peers hold no worker (two threads)', () => {
       if (kept) {
         c.s.write(gtgRequest(undefined, true));
         // Its answer ends with END_REQUEST (type 3, 16 bytes).
-        await until(2000, () => {
+        await waitFor(() => {
           const d = Buffer.concat(c.data);
           return d.length >= 16 && d[d.length - 15] === 3;
-        }, 'the first request answered');
+        }, 2000, 'the first request answered');
       }
       const t0 = Date.now();
       // All but the end of the params: nothing more ever comes.
@@ -193,9 +183,9 @@ describe('stalled FastCGI peers hold no worker (two threads)', () => {
       assert.ok(ms < 1000, `/gtg took ${ms} ms while a worker wrote to a stalled reader`);
       // The kernel restarts the timeout for each piece of the socket's
       // buffer a write waits for: giving up may take a few of them.
-      const cut = await until(4 * FCGI_IO_TIMEOUT_MS, () =>
+      const cut = await waitFor(() =>
         /GET \/candidates: answer cut: the web server read none of it/.test(stack.logText()),
-      'the app giving up on the write');
+      4 * FCGI_IO_TIMEOUT_MS, 'the app giving up on the write');
       c.s.resume();
       const ended = await within(3000, c.ended, 'the app closing the connection');
       const got = Buffer.concat(c.data);

@@ -24,7 +24,8 @@ const os = require('node:os');
 const path = require('node:path');
 const { spawn, spawnSync } = require('node:child_process');
 const {
-  startStack, request, assertNoSanitizerReport, freePort, ROOT, SAN_APP, SANITIZER_ENV,
+  startStack, request, assertNoSanitizerReport, freePort, ROOT, SAN_APP, SANITIZER_ENV, waitForLog,
+  sleep,
 } = require('../lib/stack');
 const { contractSuite, expectJson, expectText, show } = require('../lib/contract');
 const { findEmulator, startEmulator, SKIP_MESSAGE } = require('../lib/firestore-emulator');
@@ -50,7 +51,6 @@ const STARTUP_MS = 5000;
 const PAGE_SIZE = 300;		// FIRESTORE_PAGE_SIZE
 
 const enc = encodeURIComponent;
-const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
 
 // Every variable of the store's: each test says which it sets, and the
 // rest are unset in the app's environment whatever this shell holds.
@@ -150,12 +150,6 @@ async function timed(fn) {
   const t0 = Date.now();
   const r = await fn();
   return [r, Date.now() - t0];
-}
-
-async function waitForLog(stack, re, ms = 2000) {
-  const t0 = Date.now();
-  while (!re.test(stack.logText()) && Date.now() - t0 < ms) await sleep(50);
-  assert.match(stack.logText(), re, 'the log does not say why');
 }
 
 const logLines = (text, re) => text.split('\n').filter((l) => re.test(l));

@@ -13,7 +13,7 @@ const os = require('node:os');
 const path = require('node:path');
 const { describe, it, after } = require('node:test');
 const {
-  SAN_APP, SANITIZER_ENV, startStack, assertNoSanitizerReport, request, sleep,
+  SAN_APP, SANITIZER_ENV, startStack, assertNoSanitizerReport, request, sleep, waitFor,
 } = require('../lib/stack');
 const { expectJson, mediaType, show } = require('../lib/contract');
 const { holdWriteLock } = require('../lib/sqlite');
@@ -50,14 +50,6 @@ function busyThreads(pid) {
     }
   }
   return n;
-}
-
-async function waitFor(what, fn, ms = 10000) {
-  const end = Date.now() + ms;
-  while (!fn()) {
-    assert.ok(Date.now() < end, `timed out after ${ms} ms waiting for ${what}`);
-    await sleep(20);
-  }
 }
 
 // The start was refused as it should be: exit 1 (no signal, no sanitizer
@@ -101,8 +93,8 @@ describe('SIGTERM under load', () => {
         });
 
         // Accepted: a worker thread is on each.
-        await waitFor('the app to accept the 4 writes',
-          () => busyThreads(stack.workerPid) >= slow.length);
+        await waitFor(() => busyThreads(stack.workerPid) >= slow.length, 10000,
+          'the app to accept the 4 writes');
 
         // Fast reads around the signal, on fresh connections.
         const reads = [];
@@ -231,8 +223,8 @@ describe('CANDIDATES_THREADS', () => {
         assert.equal((await request(stack.url, 'GET', '/gtg')).status, 200);
         // The first thread may answer before the last one is made; the
         // line comes once every one is.
-        await waitFor('the worker to say how many threads it runs',
-          () => / with \d+ threads\n/.test(stack.logText()));
+        await waitFor(() => / with \d+ threads\n/.test(stack.logText()), 10000,
+          'the worker to say how many threads it runs');
         assert.match(stack.logText(), new RegExp(` with ${threads} threads\n`));
         const tasks = fs.readdirSync(`/proc/${stack.workerPid}/task`).length;
         assert.equal(tasks, threads + 1, `threads of the worker ${stack.workerPid}`);

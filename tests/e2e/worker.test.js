@@ -21,7 +21,7 @@ const path = require('node:path');
 const { once } = require('node:events');
 const { spawnSync } = require('node:child_process');
 const { describe, it } = require('node:test');
-const { startStack, stopCleanly, request, sleep } = require('../lib/stack');
+const { startStack, stopCleanly, request, sleep, waitFor } = require('../lib/stack');
 
 const SIGINT = 2;
 const SIGUSR1 = 10;
@@ -34,14 +34,6 @@ function signalMasks(pid) {
   const status = fs.readFileSync(`/proc/${pid}/status`, 'utf8');
   const mask = (name) => BigInt(`0x${new RegExp(`^${name}:\\s+([0-9a-f]+)$`, 'm').exec(status)[1]}`);
   return { caught: mask('SigCgt'), ignored: mask('SigIgn'), blocked: mask('SigBlk') };
-}
-
-async function waitFor(cond, ms, what) {
-  const t0 = Date.now();
-  while (!cond()) {
-    if (Date.now() - t0 > ms) throw new Error(`${what}: not within ${ms} ms`);
-    await sleep(20);
-  }
 }
 
 describe('the worker process', () => {

@@ -60,6 +60,24 @@ function sleep(ms) {
   return new Promise((resolve) => setTimeout(resolve, ms));
 }
 
+// Waits, looking every 20 ms, until cond() holds, and returns the time it
+// did; throws if it does not within ms.
+async function waitFor(cond, ms, what) {
+  const end = Date.now() + ms;
+  while (!cond()) {
+    if (Date.now() > end) throw new Error(`${what}: not within ${ms} ms`);
+    await sleep(20);
+  }
+  return Date.now();
+}
+
+// Log lines may land a moment after the answer that they explain.
+async function waitForLog(stack, re, ms = 2000) {
+  const t0 = Date.now();
+  while (!re.test(stack.logText()) && Date.now() - t0 < ms) await sleep(50);
+  assert.match(stack.logText(), re, 'the log does not say why');
+}
+
 // A timer for Promise.race that does not keep the process alive after
 // the race is decided.
 function deadline(ms, value) {
@@ -432,5 +450,7 @@ module.exports = {
   request,
   rawRequest,
   sleep,
+  waitFor,
+  waitForLog,
   freePort,
 };

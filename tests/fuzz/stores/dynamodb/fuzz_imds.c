@@ -42,20 +42,46 @@ all_zero(const void *p, size_t n)
 }
 
 /*
+ * Where err quotes the start of code, the longest such quote: *len bytes
+ * at the result, or NULL. The service cuts Code to 64 bytes.
+ */
+static const char *
+find_code(const char *err, const char *code, size_t *len)
+{
+	const char	*best = NULL;
+	size_t		 n;
+
+	*len = 0;
+	for (; *err != '\0'; err++) {
+		for (n = 0; err[n] != '\0' && err[n] == code[n]; n++)
+			;
+		if (n > *len)
+			best = err, *len = n;
+	}
+	return best;
+}
+
+/*
  * Fails if err quotes the document's value for key. The error may quote
- * Code, which says why IMDS failed; a secret that Code happens to contain
- * is the input's doing, not a leak.
+ * Code, which says why IMDS failed; a secret that Code happens to contain,
+ * or that the quoted Code and the text around it spell (a secret of " "
+ * and Code), is the input's doing, not a leak: a quote of the secret
+ * that overlaps the quoted Code is allowed, any other is not.
  */
 static void
 check_not_quoted(const char *err, struct json_object *doc, const char *key)
 {
 	struct json_object	*v, *code;
-	const char		*s;
+	const char		*s, *p, *at, *quoted_code = "";
+	size_t			 at_len;
 
 	if (!json_object_object_get_ex(doc, key, &v) ||
 	    !json_object_is_type(v, json_type_string))
 		return;
 	s = json_object_get_string(v);
+	if (json_object_object_get_ex(doc, "Code", &code) &&
+	    json_object_is_type(code, json_type_string))
+		quoted_code = json_object_get_string(code);
 	/*
 	 * Short values, and values of letters and spaces only ("Expiration"),
 	 * are words any message may contain; keys and tokens as issued always
@@ -63,11 +89,12 @@ check_not_quoted(const char *err, struct json_object *doc, const char *key)
 	 */
 	if (strlen(s) < 8 || strspn(s, "abcdefghijklmnopqrstuvwxyz"
 	    "ABCDEFGHIJKLMNOPQRSTUVWXYZ ") == strlen(s) ||
-	    (json_object_object_get_ex(doc, "Code", &code) &&
-	    json_object_is_type(code, json_type_string) &&
-	    strstr(json_object_get_string(code), s) != NULL))
+	    strstr(quoted_code, s) != NULL)
 		return;
-	CHECK(strstr(err, s) == NULL, "error '%s' quotes the %s", err, key);
+	at = find_code(err, quoted_code, &at_len);
+	for (p = err; (p = strstr(p, s)) != NULL; p++)
+		CHECK(at != NULL && p < at + at_len && p + strlen(s) > at,
+		    "error '%s' quotes the %s", err, key);
 }
 
 int
